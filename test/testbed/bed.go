@@ -1,0 +1,340 @@
+package testbed
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Schemas shipped by the Debian packages the bed runs.
+const (
+	nbSchema  = "/usr/share/ovn/ovn-nb.ovsschema"
+	sbSchema  = "/usr/share/ovn/ovn-sb.ovsschema"
+	ovsSchema = "/usr/share/openvswitch/vswitch.ovsschema"
+)
+
+// startTimeout bounds each readiness wait; generous because CI machines
+// run other work and ovn-controller's first registration takes a moment.
+const startTimeout = 30 * time.Second
+
+// Options choose what the bed starts.
+type Options struct {
+	// Chassis is the DPU's OVN chassis name (its system-id); default
+	// "dpu-<bed id>".
+	Chassis string
+	// Hostname is the DPU's external_ids:hostname; default "<chassis>.example".
+	Hostname string
+	// HostNetns adds a "host" namespace joined to the dpu namespace by a
+	// veth link (HostAddr <-> DPUAddr), for agents that talk over it.
+	HostNetns bool
+	// NoController leaves ovn-controller stopped, for tests that start it
+	// themselves or test its absence.
+	NoController bool
+}
+
+// Bed is one running sandbox. Fields are read-only after Start.
+type Bed struct {
+	// ID is short and unique per bed; it is part of every name the bed
+	// gives to namespaces and links.
+	ID       string
+	Dir      string
+	Chassis  string
+	Hostname string
+
+	NBRemote  string // unix:<dir>/nb.sock
+	SBRemote  string
+	OVSRemote string // the dpu's Open_vSwitch database
+
+	DPUNetns  string
+	HostNetns string // empty unless Options.HostNetns
+	HostAddr  net.IP // host end of the host<->dpu link
+	DPUAddr   net.IP // dpu end of the host<->dpu link
+
+	mu        sync.Mutex
+	daemons   []*daemon
+	netns     []string
+	vfs       int
+	closeOnce sync.Once
+}
+
+// Start brings up the whole sandbox and returns when ovn-controller has
+// registered its chassis and created br-int. On error everything started so
+// far is torn down.
+func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
+	b, err := newBed(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, b.Logs(20))
+			b.Close()
+		}
+	}()
+	sweepStaleNetns(ctx, b)
+	steps := []func(context.Context) error{b.startCentral, b.startDPUSwitch}
+	if !opts.NoController {
+		steps = append(steps, b.StartController)
+	}
+	if opts.HostNetns {
+		steps = append(steps, b.startHostNetns)
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func newBed(opts Options) (*Bed, error) {
+	id := make([]byte, 3)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	b := &Bed{ID: hex.EncodeToString(id)[:5], Chassis: opts.Chassis, Hostname: opts.Hostname}
+	if b.Chassis == "" {
+		b.Chassis = "dpu-" + b.ID
+	}
+	if b.Hostname == "" {
+		b.Hostname = b.Chassis + ".example"
+	}
+	// A short dir under /tmp: unix socket paths must stay under 108 bytes,
+	// which t.TempDir() paths with long test names do not.
+	dir, err := os.MkdirTemp("", "odpu-"+b.ID+"-")
+	if err != nil {
+		return nil, err
+	}
+	b.Dir = dir
+	b.NBRemote = "unix:" + filepath.Join(dir, "nb.sock")
+	b.SBRemote = "unix:" + filepath.Join(dir, "sb.sock")
+	b.OVSRemote = "unix:" + filepath.Join(dir, "ovs.sock")
+	return b, nil
+}
+
+// startCentral runs the NB and SB ovsdb-servers and ovn-northd.
+func (b *Bed) startCentral(ctx context.Context) error {
+	for _, db := range []struct{ name, schema string }{{"nb", nbSchema}, {"sb", sbSchema}} {
+		if err := b.startOVSDB(ctx, db.name, db.schema, ""); err != nil {
+			return err
+		}
+	}
+	_, err := b.startDaemon("northd", "", "ovn-northd", "--ovnnb-db="+b.NBRemote, "--ovnsb-db="+b.SBRemote,
+		"--unixctl="+b.ctlPath("northd"))
+	if err != nil {
+		return err
+	}
+	// northd is ready when it has written its first state into SB.
+	return b.pollReady(ctx, "ovn-northd connects", func() error {
+		_, err := b.NBCtl(ctx, "--wait=sb", "sync")
+		return err
+	})
+}
+
+// startOVSDB creates a database from schema and serves it on <dir>/<name>.sock.
+func (b *Bed) startOVSDB(ctx context.Context, name, schema, netns string) error {
+	dbFile := filepath.Join(b.Dir, name+".db")
+	if _, err := b.run(ctx, "ovsdb-tool", "create", dbFile, schema); err != nil {
+		return err
+	}
+	sock := filepath.Join(b.Dir, name+".sock")
+	_, err := b.startDaemon(name+"-ovsdb", netns, "ovsdb-server", "--remote=punix:"+sock,
+		"--unixctl="+b.ctlPath(name+"-ovsdb"), dbFile)
+	if err != nil {
+		return err
+	}
+	return b.pollReady(ctx, name+" ovsdb-server listens", func() error {
+		_, err := b.run(ctx, "ovsdb-client", "list-dbs", "unix:"+sock)
+		return err
+	})
+}
+
+// startDPUSwitch creates the dpu namespace and runs its ovsdb-server and
+// ovs-vswitchd, configured for ovn-controller with the netdev datapath.
+func (b *Bed) startDPUSwitch(ctx context.Context) error {
+	ns, err := b.AddNetns(ctx, "dpu")
+	if err != nil {
+		return err
+	}
+	b.DPUNetns = ns
+	if err := b.startOVSDB(ctx, "ovs", ovsSchema, ns); err != nil {
+		return err
+	}
+	if _, err := b.VSCtl(ctx, "--no-wait", "init", "--", "set", "Open_vSwitch", ".",
+		"external_ids:system-id="+b.Chassis,
+		"external_ids:hostname="+b.Hostname,
+		"external_ids:ovn-remote="+b.SBRemote,
+		"external_ids:ovn-encap-type=geneve",
+		"external_ids:ovn-encap-ip=127.0.0.1",
+		"external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
+		return err
+	}
+	// --disable-system: there is no kernel datapath here, only netdev.
+	if _, err := b.startDaemon("vswitchd", ns, "ovs-vswitchd", "--disable-system",
+		"--unixctl="+b.ctlPath("vswitchd"), b.OVSRemote); err != nil {
+		return err
+	}
+	return b.pollReady(ctx, "ovs-vswitchd connects", func() error {
+		_, err := b.run(ctx, "ovs-appctl", "-t", b.ctlPath("vswitchd"), "version")
+		return err
+	})
+}
+
+// StartController runs ovn-controller in the dpu namespace and waits for its
+// chassis in SB and br-int in OVS. Tests that stop it can call it again.
+func (b *Bed) StartController(ctx context.Context) error {
+	if _, err := b.startDaemon("controller", b.DPUNetns, "ovn-controller", b.OVSRemote); err != nil {
+		return err
+	}
+	return b.WaitChassis(ctx)
+}
+
+// WaitChassis waits until the bed's chassis is registered in SB and br-int
+// exists.
+func (b *Bed) WaitChassis(ctx context.Context) error {
+	return b.pollReady(ctx, "ovn-controller registers chassis "+b.Chassis, func() error {
+		if _, err := b.SBCtl(ctx, "get", "Chassis", b.Chassis, "name"); err != nil {
+			return err
+		}
+		_, err := b.VSCtl(ctx, "--no-wait", "br-exists", "br-int")
+		return err
+	})
+}
+
+// StopController stops ovn-controller the way a crash or `systemctl stop`
+// without --restart would leave things: the process is gone, the chassis
+// row stays until someone deletes it.
+func (b *Bed) StopController() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept := b.daemons[:0]
+	for _, d := range b.daemons {
+		if d.name == "controller" {
+			d.stop()
+			continue
+		}
+		kept = append(kept, d)
+	}
+	b.daemons = kept
+}
+
+// startHostNetns creates the host namespace and its link to the dpu.
+func (b *Bed) startHostNetns(ctx context.Context) error {
+	ns, err := b.AddNetns(ctx, "host")
+	if err != nil {
+		return err
+	}
+	b.HostNetns = ns
+	b.HostAddr, b.DPUAddr = net.IPv4(192, 0, 2, 1), net.IPv4(192, 0, 2, 2)
+	hostEnd, dpuEnd := "hl"+b.ID, "dl"+b.ID
+	cmds := [][]string{
+		{"ip", "link", "add", hostEnd, "netns", b.HostNetns, "type", "veth", "peer", "name", dpuEnd, "netns", b.DPUNetns},
+		{"ip", "-n", b.HostNetns, "addr", "add", b.HostAddr.String() + "/30", "dev", hostEnd},
+		{"ip", "-n", b.DPUNetns, "addr", "add", b.DPUAddr.String() + "/30", "dev", dpuEnd},
+		{"ip", "-n", b.HostNetns, "link", "set", hostEnd, "up"},
+		{"ip", "-n", b.DPUNetns, "link", "set", dpuEnd, "up"},
+	}
+	return b.runAll(ctx, cmds)
+}
+
+func (b *Bed) runAll(ctx context.Context, cmds [][]string) error {
+	for _, c := range cmds {
+		if _, err := b.run(ctx, c...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NBCtl runs ovn-nbctl against the bed's NB.
+func (b *Bed) NBCtl(ctx context.Context, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovn-nbctl", "--db=" + b.NBRemote, "--timeout=20"}, args...)...)
+}
+
+// SBCtl runs ovn-sbctl against the bed's SB.
+func (b *Bed) SBCtl(ctx context.Context, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovn-sbctl", "--db=" + b.SBRemote, "--timeout=20"}, args...)...)
+}
+
+// VSCtl runs ovs-vsctl against the dpu's Open_vSwitch database.
+func (b *Bed) VSCtl(ctx context.Context, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovs-vsctl", "--db=" + b.OVSRemote, "--timeout=20"}, args...)...)
+}
+
+// Logs returns the last n lines of every daemon's log, for failure reports.
+func (b *Bed) Logs(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var sb strings.Builder
+	for _, d := range b.daemons {
+		state := "running"
+		if d.exited() {
+			state = fmt.Sprintf("exited: %v", d.err)
+		}
+		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n%s\n", d.name, state, tail(d.logFile, n),
+			tail(filepath.Join(b.Dir, d.name+".stderr"), 5))
+	}
+	return sb.String()
+}
+
+// Close stops every daemon and removes every namespace and the temp dir.
+// It is safe to call more than once.
+func (b *Bed) Close() error {
+	var errs []error
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		daemons := b.daemons
+		b.daemons = nil
+		b.mu.Unlock()
+		// Reverse start order: ovn-controller before the databases it uses.
+		for i := len(daemons) - 1; i >= 0; i-- {
+			daemons[i].stop()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i := len(b.netns) - 1; i >= 0; i-- {
+			if _, err := b.run(ctx, "ip", "netns", "del", b.netns[i]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if os.Getenv("ODPU_KEEP_BED") == "" {
+			errs = append(errs, os.RemoveAll(b.Dir))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Leftovers lists what of this bed still exists: namespaces, links named
+// with its ID, live daemons, its dir. Empty after Close.
+func (b *Bed) Leftovers(ctx context.Context) ([]string, error) {
+	var left []string
+	out, err := b.run(ctx, "ip", "-o", "link", "show")
+	if err != nil {
+		return nil, err
+	}
+	nsList, err := b.run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(out+"\n"+nsList, "\n") {
+		if strings.Contains(line, b.ID) {
+			left = append(left, strings.TrimSpace(line))
+		}
+	}
+	if _, err := os.Stat(b.Dir); err == nil {
+		left = append(left, b.Dir)
+	}
+	// Every daemon has the bed's dir in its arguments.
+	if pids, _ := b.run(ctx, "pgrep", "-f", b.Dir); pids != "" {
+		left = append(left, "processes "+strings.ReplaceAll(pids, "\n", ","))
+	}
+	return left, nil
+}

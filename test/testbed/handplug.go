@@ -1,0 +1,42 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+)
+
+// HandAttach does by hand what ovn-dpu automates, the way an operator
+// would before this project: write the LSP with ovn-nbctl, move the VF into
+// pod with ip, and plug the representor into br-int with ovs-vsctl.
+func (b *Bed) HandAttach(ctx context.Context, logicalSwitch string, vf *VF, lsp, pod, cidr string) error {
+	ip, _, ok := cutCIDR(cidr)
+	if !ok {
+		return fmt.Errorf("hand attach %s: address %q is not a CIDR", lsp, cidr)
+	}
+	if _, err := b.NBCtl(ctx, "lsp-add", logicalSwitch, lsp, "--",
+		"lsp-set-addresses", lsp, fmt.Sprintf("%s %s", vf.MAC, ip)); err != nil {
+		return err
+	}
+	if err := b.PlumbVF(ctx, vf, pod, "eth0", cidr); err != nil {
+		return err
+	}
+	_, err := b.VSCtl(ctx, "add-port", "br-int", vf.Representor, "--",
+		"set", "Interface", vf.Representor, "external_ids:iface-id="+lsp)
+	return err
+}
+
+// WaitLSPUp waits until northd reports the LSP up (ovn-controller claimed it
+// and installed its flows).
+func (b *Bed) WaitLSPUp(ctx context.Context, lsp string) error {
+	_, err := b.NBCtl(ctx, "wait-until", "Logical_Switch_Port", lsp, "up=true")
+	return err
+}
+
+func cutCIDR(cidr string) (ip, prefix string, ok bool) {
+	for i := len(cidr) - 1; i >= 0; i-- {
+		if cidr[i] == '/' {
+			return cidr[:i], cidr[i+1:], i > 0 && i < len(cidr)-1
+		}
+	}
+	return "", "", false
+}

@@ -1,0 +1,70 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// nsPrefix starts every namespace a bed creates; the test process's pid
+// follows, so a later bed can tell leftovers of a dead process from the
+// namespaces of a live one.
+const nsPrefix = "odpu-"
+
+func (b *Bed) nsName(role string) string {
+	return fmt.Sprintf("%s%d-%s-%s", nsPrefix, os.Getpid(), b.ID, role)
+}
+
+// AddNetns creates a network namespace named after role with lo up and
+// registers it for removal in Close.
+func (b *Bed) AddNetns(ctx context.Context, role string) (string, error) {
+	name := b.nsName(role)
+	if len(name) > 64 {
+		return "", fmt.Errorf("namespace name %q too long", name)
+	}
+	if _, err := b.run(ctx, "ip", "netns", "add", name); err != nil {
+		return "", err
+	}
+	b.netns = append(b.netns, name)
+	if _, err := b.run(ctx, "ip", "-n", name, "link", "set", "lo", "up"); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// InNetns runs argv inside netns (root namespace when netns is empty).
+func (b *Bed) InNetns(ctx context.Context, netns string, argv ...string) (string, error) {
+	if netns != "" {
+		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
+	}
+	return b.run(ctx, argv...)
+}
+
+// sweepStaleNetns deletes namespaces left by bed processes that no longer
+// run (a `go test` killed by a timeout cannot run its cleanups). Deleting
+// the namespace also removes the veth pairs with an end in it.
+func sweepStaleNetns(ctx context.Context, b *Bed) {
+	out, err := b.run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(out, "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(name, nsPrefix), "-")
+		if !strings.HasPrefix(name, nsPrefix) || !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_, _ = b.run(ctx, "ip", "netns", "del", name)
+	}
+}
+
+func processAlive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}

@@ -1,0 +1,166 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// daemon is one OVS/OVN process the bed started.
+type daemon struct {
+	name    string
+	cmd     *exec.Cmd
+	logFile string
+	done    chan struct{}
+	err     error
+}
+
+// startDaemon runs argv (in netns when not empty) with its log in dir. The
+// child gets SIGKILL if the test process dies, so a killed `go test` leaves
+// no daemons behind.
+func (b *Bed) startDaemon(name, netns string, argv ...string) (*daemon, error) {
+	logFile := filepath.Join(b.Dir, name+".log")
+	// Console logging off: the log file has it all, and stderr then holds
+	// only what a daemon prints before logging starts (bad options).
+	argv = append(argv, "--log-file="+logFile, "--pidfile="+filepath.Join(b.Dir, name+".pid"), "-vconsole:off")
+	if netns != "" {
+		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = b.env()
+	cmd.Dir = b.Dir
+	out, err := os.Create(filepath.Join(b.Dir, name+".stderr"))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(argv, " "), err)
+	}
+	d := &daemon{name: name, cmd: cmd, logFile: logFile, done: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.done) }()
+	b.daemons = append(b.daemons, d)
+	return d, nil
+}
+
+func (b *Bed) ctlPath(name string) string { return filepath.Join(b.Dir, name+".ctl") }
+
+// env points every OVS/OVN tool at the bed's dir so that nothing touches
+// the machine's own /var/run/openvswitch or /var/run/ovn.
+func (b *Bed) env() []string {
+	env := os.Environ()
+	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR", "OVN_SYSCONFDIR"} {
+		env = append(env, k+"="+b.Dir)
+	}
+	return env
+}
+
+// stop asks the daemon to exit and kills it if it does not within 5s.
+func (d *daemon) stop() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-d.done
+	}
+}
+
+// pollReady is poll that gives up at once when one of the bed's daemons
+// has died, with its last words, instead of waiting out the timeout.
+func (b *Bed) pollReady(ctx context.Context, what string, check func() error) error {
+	return poll(ctx, startTimeout, what, func() error {
+		if err := b.deadDaemon(); err != nil {
+			return backoffStop{err}
+		}
+		return check()
+	})
+}
+
+func (b *Bed) deadDaemon() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range b.daemons {
+		if d.exited() {
+			return fmt.Errorf("%s exited (%v): %s %s", d.name, d.err, tail(d.logFile, 3),
+				tail(filepath.Join(b.Dir, d.name+".stderr"), 3))
+		}
+	}
+	return nil
+}
+
+// backoffStop tells poll that retrying cannot help.
+type backoffStop struct{ error }
+
+func (d *daemon) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// run runs a short command and returns its trimmed stdout; the error
+// carries stderr so a failing ovn-nbctl says why.
+func (b *Bed) run(ctx context.Context, argv ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = b.env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// poll calls check until it returns nil or timeout passes, backing off from
+// 10ms to 200ms; it returns the last error.
+func poll(ctx context.Context, timeout time.Duration, what string, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 10 * time.Millisecond
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		var stop backoffStop
+		if errors.As(err, &stop) {
+			return fmt.Errorf("%s: %w", what, stop.error)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not within %v: %w", what, timeout, errors.Join(err, ctx.Err()))
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 200*time.Millisecond)
+	}
+}
+
+// tail returns the last n lines of a file, for failure reports.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
