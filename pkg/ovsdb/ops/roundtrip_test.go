@@ -116,7 +116,7 @@ func TestTransactReportsFailedOperations(t *testing.T) {
 	// A wait with timeout 0 for a row that does not exist: the server
 	// answers the RPC normally and reports "timed out" in the result.
 	op := ovsdb.Operation{Op: ovsdb.OperationWait, Table: nbdb.LogicalSwitchTable, Timeout: ptr(0),
-		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: "absent"}},
+		Where:   []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: "absent"}},
 		Columns: []string{"name"}, Until: "==", Rows: []ovsdb.Row{{"name": "absent"}}}
 	_, err := ops.Transact(ctx, nb, []ovsdb.Operation{op})
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
