@@ -58,10 +58,12 @@ type Bed struct {
 	HostAddr  net.IP // host end of the host<->dpu link
 	DPUAddr   net.IP // dpu end of the host<->dpu link
 
+	hw        *hardware
 	mu        sync.Mutex
 	daemons   []*daemon
 	netns     []string
 	vfs       int
+	agents    int
 	closeOnce sync.Once
 }
 
@@ -80,6 +82,10 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 		}
 	}()
 	sweepStaleNetns(ctx, b)
+	// An empty devlink listing from the start, as a DPU without VFs has.
+	if err := b.writeDevlinkLocked(); err != nil {
+		return nil, err
+	}
 	steps := []func(context.Context) error{b.startCentral, b.startDPUSwitch}
 	if !opts.NoController {
 		steps = append(steps, b.StartController)
@@ -114,6 +120,7 @@ func newBed(opts Options) (*Bed, error) {
 		return nil, err
 	}
 	b.Dir = dir
+	b.hw = newHardware(dir)
 	b.NBRemote = "unix:" + filepath.Join(dir, "nb.sock")
 	b.SBRemote = "unix:" + filepath.Join(dir, "sb.sock")
 	b.OVSRemote = "unix:" + filepath.Join(dir, "ovs.sock")
@@ -214,16 +221,17 @@ func (b *Bed) WaitChassis(ctx context.Context) error {
 // row stays until someone deletes it.
 func (b *Bed) StopController() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	kept := b.daemons[:0]
+	var ctl []*daemon
 	for _, d := range b.daemons {
 		if d.name == "controller" {
-			d.stop()
-			continue
+			ctl = append(ctl, d)
 		}
-		kept = append(kept, d)
 	}
-	b.daemons = kept
+	b.mu.Unlock()
+	for _, d := range ctl {
+		d.stop()
+		b.forget(d)
+	}
 }
 
 // startHostNetns creates the host namespace and its link to the dpu.
@@ -279,8 +287,10 @@ func (b *Bed) Logs(n int) string {
 		if d.exited() {
 			state = fmt.Sprintf("exited: %v", d.err)
 		}
-		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n%s\n", d.name, state, tail(d.logFile, n),
-			tail(filepath.Join(b.Dir, d.name+".stderr"), 5))
+		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n", d.name, state, tail(d.logFile, n))
+		if stderr := filepath.Join(b.Dir, d.name+".stderr"); stderr != d.logFile {
+			fmt.Fprintf(&sb, "%s\n", tail(stderr, 5))
+		}
 	}
 	return sb.String()
 }

@@ -3,6 +3,10 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // HandAttach does by hand what ovn-dpu automates, the way an operator
@@ -39,4 +43,36 @@ func cutCIDR(cidr string) (ip, prefix string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// RequestArgs are ovn-nbctl arguments that create lsp on logicalSwitch
+// asking this bed's DPU to plug vf's representor, the way Neutron or an
+// operator writes such a port. ip may be empty; extra "key=value" options
+// are added or replace the standard ones.
+func (b *Bed) RequestArgs(logicalSwitch, lsp string, vf *VF, ip string, extra ...string) []string {
+	addr := vf.MAC.String()
+	if ip != "" {
+		addr += " " + ip
+	}
+	opts := map[string]string{
+		"requested-chassis":           b.Chassis,
+		"vif-plug-type":               "representor",
+		"vif-plug:representor:pf-mac": vf.PFMAC.String(),
+		"vif-plug:representor:vf-num": strconv.Itoa(vf.Index),
+	}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		opts[k] = v
+	}
+	args := []string{"--", "lsp-add", logicalSwitch, lsp, "--", "lsp-set-addresses", lsp, addr, "--", "lsp-set-options", lsp}
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		args = append(args, k+"="+opts[k])
+	}
+	return args
+}
+
+// RequestRepresentor writes one such LSP in its own NB transaction.
+func (b *Bed) RequestRepresentor(ctx context.Context, logicalSwitch, lsp string, vf *VF, ip string, extra ...string) error {
+	_, err := b.NBCtl(ctx, b.RequestArgs(logicalSwitch, lsp, vf, ip, extra...)...)
+	return err
 }

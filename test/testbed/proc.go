@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,14 +23,20 @@ type daemon struct {
 	err     error
 }
 
-// startDaemon runs argv (in netns when not empty) with its log in dir. The
-// child gets SIGKILL if the test process dies, so a killed `go test` leaves
-// no daemons behind.
+// startDaemon runs an OVS/OVN daemon (in netns when not empty) with its
+// log, pidfile and console settings pointed at the bed's dir.
 func (b *Bed) startDaemon(name, netns string, argv ...string) (*daemon, error) {
 	logFile := filepath.Join(b.Dir, name+".log")
 	// Console logging off: the log file has it all, and stderr then holds
 	// only what a daemon prints before logging starts (bad options).
 	argv = append(argv, "--log-file="+logFile, "--pidfile="+filepath.Join(b.Dir, name+".pid"), "-vconsole:off")
+	return b.startProcess(name, netns, logFile, argv...)
+}
+
+// startProcess runs argv (in netns when not empty), its output in
+// <dir>/<name>.stderr. The child gets SIGKILL if the test process dies, so
+// a killed `go test` leaves no daemons behind.
+func (b *Bed) startProcess(name, netns, logFile string, argv ...string) (*daemon, error) {
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
@@ -48,8 +55,18 @@ func (b *Bed) startDaemon(name, netns string, argv ...string) (*daemon, error) {
 	}
 	d := &daemon{name: name, cmd: cmd, logFile: logFile, done: make(chan struct{})}
 	go func() { d.err = cmd.Wait(); close(d.done) }()
+	b.mu.Lock()
 	b.daemons = append(b.daemons, d)
+	b.mu.Unlock()
 	return d, nil
+}
+
+// forget drops d from the daemons whose death fails readiness checks and
+// that Close stops, after the caller stopped it on purpose.
+func (b *Bed) forget(d *daemon) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.daemons = slices.DeleteFunc(b.daemons, func(x *daemon) bool { return x == d })
 }
 
 func (b *Bed) ctlPath(name string) string { return filepath.Join(b.Dir, name+".ctl") }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 )
 
 // VF is a fake SR-IOV VF: a veth pair whose VF end sits on the host (the
 // host namespace when the bed has one, else the root namespace) and whose
-// peer, the representor, sits in the dpu namespace.
+// peer, the representor, sits in the dpu namespace. The host sysfs tree
+// describes the VF; the devlink dump lists the representor once published.
 type VF struct {
 	PF          int
 	Index       int
@@ -35,14 +38,84 @@ func (b *Bed) idByte(i int) byte {
 	return v
 }
 
-// AddVF creates the veth pair for VF index of PF pf. Names are unique per
-// bed and fit IFNAMSIZ.
+// VFOptions tune AddVFs.
+type VFOptions struct {
+	// Unpublished leaves the representors out of the devlink dump, as
+	// while a VF is still being created; PublishRepresentor adds them.
+	Unpublished bool
+}
+
+// AddVF creates VF index of PF pf and publishes its representor.
 func (b *Bed) AddVF(ctx context.Context, pf, index int) (*VF, error) {
+	vfs, err := b.AddVFs(ctx, pf, []int{index}, VFOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return vfs[0], nil
+}
+
+// AddVFs creates the VFs of PF pf with the given indices in one `ip -batch`
+// (hundreds take about a second) and describes them in sysfs and devlink.
+// Names are unique per bed and fit IFNAMSIZ.
+func (b *Bed) AddVFs(ctx context.Context, pf int, indices []int, opts VFOptions) ([]*VF, error) {
 	b.mu.Lock()
-	b.vfs++
-	n := b.vfs
-	b.mu.Unlock()
-	vf := &VF{
+	defer b.mu.Unlock()
+	// Two batches: ip -batch cannot switch namespaces per line.
+	var batch, up strings.Builder
+	vfs := make([]*VF, 0, len(indices))
+	for _, index := range indices {
+		b.vfs++
+		vf := b.newVF(pf, index, b.vfs)
+		vfs = append(vfs, vf)
+		hostSide := ""
+		if b.HostNetns != "" {
+			hostSide = "netns " + b.HostNetns
+		}
+		fmt.Fprintf(&batch, "link add %s %s address %s type veth peer name %s netns %s\n",
+			vf.Netdev, hostSide, vf.MAC, vf.Representor, b.DPUNetns)
+		fmt.Fprintf(&up, "link set %s up\n", vf.Representor)
+	}
+	if err := b.ipBatch(ctx, "", batch.String()); err != nil {
+		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
+	}
+	if err := b.ipBatch(ctx, b.DPUNetns, up.String()); err != nil {
+		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
+	}
+	for _, vf := range vfs {
+		if err := b.describeVF(vf); err != nil {
+			return nil, err
+		}
+		if !opts.Unpublished {
+			b.hw.ports = append(b.hw.ports, b.representorPort(vf))
+		}
+	}
+	return vfs, b.writeDevlinkLocked()
+}
+
+// ipBatch runs ip commands, one per line, in netns ("" = root namespace).
+func (b *Bed) ipBatch(ctx context.Context, netns, commands string) error {
+	f, err := os.CreateTemp(b.Dir, "ip-*.batch")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(commands); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	argv := []string{"ip", "-batch", f.Name()}
+	if netns != "" {
+		argv = []string{"ip", "-n", netns, "-batch", f.Name()}
+	}
+	_, err = b.run(ctx, argv...)
+	return err
+}
+
+func (b *Bed) newVF(pf, index, n int) *VF {
+	return &VF{
 		PF: pf, Index: index,
 		Netdev:      fmt.Sprintf("v%s%d", b.ID, n),
 		Representor: fmt.Sprintf("r%s%d", b.ID, n),
@@ -51,17 +124,6 @@ func (b *Bed) AddVF(ctx context.Context, pf, index int) (*VF, error) {
 		PFPCI:       b.PFPCI(pf),
 		PFMAC:       b.PFMAC(pf),
 	}
-	hostSide := []string{}
-	if b.HostNetns != "" {
-		hostSide = []string{"netns", b.HostNetns}
-	}
-	add := append([]string{"ip", "link", "add", vf.Netdev}, hostSide...)
-	add = append(add, "address", vf.MAC.String(), "type", "veth", "peer", "name", vf.Representor, "netns", b.DPUNetns)
-	err := b.runAll(ctx, [][]string{add, {"ip", "-n", b.DPUNetns, "link", "set", vf.Representor, "up"}})
-	if err != nil {
-		return nil, fmt.Errorf("fake VF %d of PF %d: %w", index, pf, err)
-	}
-	return vf, nil
 }
 
 // HostIP runs `ip args...` in the namespace that holds host-side VFs.

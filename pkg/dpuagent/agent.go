@@ -1,0 +1,334 @@
+package dpuagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+)
+
+// Agent plugs representors for one chassis. Create it with New, then Run.
+type Agent struct {
+	cfg   Config
+	opts  options
+	log   *slog.Logger
+	table *devlink.Table
+	store *portstatus.Store
+
+	sb, ovs client.Client
+	id      atomic.Pointer[chassisIdentity]
+
+	trigger chan struct{}
+	synced  chan struct{} // closed after the first full reconcile
+	syncOne sync.Once
+
+	// Owned by the reconcile goroutine.
+	firstSeen map[string]seen
+	retry     retryState
+}
+
+// seen remembers when a request was first seen, per attachment, to give a
+// late representor its grace period once per request.
+type seen struct {
+	attachment string
+	at         time.Time
+}
+
+// New validates cfg and builds an agent; it connects nothing yet.
+func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
+	if len(cfg.SBRemotes) == 0 {
+		return nil, errors.New("no Southbound remote: set --sb")
+	}
+	if cfg.OVSRemote == "" {
+		cfg.OVSRemote = "unix:/var/run/openvswitch/db.sock"
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = "br-int"
+	}
+	switch cfg.Plugger {
+	case "":
+		cfg.Plugger = PluggerAgent
+	case PluggerAgent, PluggerOVNController:
+	default:
+		return nil, fmt.Errorf("--plugger %q: want %q or %q", cfg.Plugger, PluggerAgent, PluggerOVNController)
+	}
+	if cfg.SysfsRoot == "" {
+		cfg.SysfsRoot = "/sys"
+	}
+	o := newOptions(opts)
+	a := &Agent{
+		cfg: cfg, opts: o, log: o.log, store: store,
+		trigger:   make(chan struct{}, 1),
+		synced:    make(chan struct{}),
+		firstSeen: map[string]seen{},
+	}
+	a.table = devlink.NewTable(devlink.WithSysfsRoot(cfg.SysfsRoot), devlink.WithOnChange(a.kick),
+		devlink.WithLogger(o.log))
+	return a, nil
+}
+
+// Table is the agent's representor table.
+func (a *Agent) Table() *devlink.Table { return a.table }
+
+// Synced is closed once the agent has processed the initial dumps of SB,
+// OVS and devlink and computed every port's status, so a watcher's
+// snapshot is complete.
+func (a *Agent) Synced() <-chan struct{} { return a.synced }
+
+// kick asks for a reconcile pass; many kicks before the pass runs
+// coalesce into one.
+func (a *Agent) kick() {
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run connects, reconciles until ctx ends, and returns. It never unplugs on
+// the way out: a restarting agent must not disturb traffic.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src, err := a.devlinkSource()
+	if err != nil {
+		return err
+	}
+	srcErr := make(chan error, 1)
+	go func() { srcErr <- src.Run(ctx) }()
+
+	if err := a.connectOVS(ctx); err != nil {
+		return err
+	}
+	defer a.ovs.Close()
+	if err := a.connectSB(ctx); err != nil {
+		return err
+	}
+	defer a.sb.Close()
+	a.log.Info("connected", "chassis", a.identity().name, "bridge", a.cfg.Bridge, "plugger", a.cfg.Plugger,
+		"sb", a.sb.CurrentEndpoint(), "ovs", a.cfg.OVSRemote)
+	go a.watchConnections(ctx)
+	a.kick()
+	return a.loop(ctx, srcErr)
+}
+
+func (a *Agent) devlinkSource() (devlink.Source, error) {
+	if a.cfg.DevlinkDump == "" {
+		return nil, errors.New("no devlink source: set --devlink-dump (the netlink source is not built yet)")
+	}
+	src := devlink.NewFileSource(a.cfg.DevlinkDump, a.table, devlink.WithLogger(a.log))
+	// Load once up front so the first reconcile already sees the
+	// representors that exist; a missing or bad file is retried by Run.
+	if err := src.Load(); err != nil {
+		a.log.Warn("devlink dump not loaded yet", "file", a.cfg.DevlinkDump, "err", err)
+	}
+	return src, nil
+}
+
+func (a *Agent) loop(ctx context.Context, srcErr <-chan error) error {
+	resync := time.NewTicker(a.opts.resync)
+	defer resync.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info("stopping; representors stay plugged")
+			return nil
+		case err := <-srcErr:
+			if ctx.Err() == nil {
+				return fmt.Errorf("devlink source stopped: %w", err)
+			}
+		case <-a.trigger:
+		case <-resync.C:
+		case <-a.retry.timer():
+		}
+		a.reconcile(ctx)
+		a.syncOne.Do(func() { close(a.synced) })
+	}
+}
+
+// watchConnections kicks a reconcile whenever a connection comes back:
+// libovsdb re-monitors by itself but does not replay what was deleted
+// while it was away, and a pass against the fresh cache fixes that.
+func (a *Agent) watchConnections(ctx context.Context) {
+	wasUp := true
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		up := a.sb.Connected() && a.ovs.Connected()
+		if up && !wasUp {
+			a.log.Info("databases reconnected; reconciling")
+			a.kick()
+		}
+		wasUp = up
+	}
+}
+
+func (a *Agent) identity() chassisIdentity {
+	if id := a.id.Load(); id != nil {
+		return *id
+	}
+	return chassisIdentity{}
+}
+
+// connectOVS connects to the local Open_vSwitch database and monitors what
+// plugging reads: the bridge's ports and each interface's name, external_ids,
+// ofport, error and mtu_request. Interface statistics and status change
+// every few seconds and are deliberately not monitored.
+func (a *Agent) connectOVS(ctx context.Context) error {
+	dbModel, err := vswitchd.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+	c, err := conn.New(dbModel, conn.Config{Remotes: []string{a.cfg.OVSRemote}, TLS: a.cfg.OVSTLS}, a.log)
+	if err != nil {
+		return err
+	}
+	if err := conn.Connect(ctx, c, a.log); err != nil {
+		return err
+	}
+	a.ovs = c
+	ovsRow, bridge, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
+	c.Cache().AddEventHandler(a.eventHandler())
+	_, err = c.Monitor(ctx, c.NewMonitor(
+		client.WithTable(ovsRow, &ovsRow.ExternalIDs),
+		client.WithTable(bridge, &bridge.Name, &bridge.Ports),
+		client.WithTable(port, &port.Name, &port.Interfaces),
+		client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.MTURequest),
+	))
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("monitor OVS database %s: %w", a.cfg.OVSRemote, err)
+	}
+	return a.resolveIdentity(ctx)
+}
+
+// resolveIdentity learns the chassis name (system-id) and hostname the way
+// ovn-controller does, waiting for system-id when the flag does not give it.
+func (a *Agent) resolveIdentity(ctx context.Context) error {
+	for {
+		var rows []*vswitchd.OpenvSwitch
+		if err := a.ovs.List(ctx, &rows); err != nil {
+			return err
+		}
+		id := chassisIdentity{name: a.cfg.Chassis}
+		if len(rows) == 1 {
+			if id.name == "" {
+				id.name = rows[0].ExternalIDs["system-id"]
+			}
+			id.hostname = rows[0].ExternalIDs["hostname"]
+		}
+		if id.hostname == "" {
+			id.hostname, _ = os.Hostname()
+		}
+		if id.name != "" {
+			a.id.Store(&id)
+			return nil
+		}
+		a.log.Info("waiting for Open_vSwitch external_ids:system-id (or set --chassis)")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no chassis name: %w", ctx.Err())
+		case <-a.trigger:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// connectSB monitors only this chassis's Chassis row and the Port_Bindings
+// that request it — by name or hostname in options:requested-chassis, or by
+// the chassis UUID in requested_chassis — and only the columns plugging
+// reads. A DPU must not hold a cloud-sized SB: foreign bindings never reach
+// it.
+func (a *Agent) connectSB(ctx context.Context) error {
+	dbModel, err := sbdb.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+	c, err := conn.New(dbModel, conn.Config{Remotes: a.cfg.SBRemotes, TLS: a.cfg.SBTLS, LeaderOnly: true}, a.log)
+	if err != nil {
+		return err
+	}
+	if err := conn.Connect(ctx, c, a.log); err != nil {
+		return err
+	}
+	a.sb = c
+	c.Cache().AddEventHandler(a.eventHandler())
+	id := a.identity()
+	ch := &sbdb.Chassis{}
+	_, err = c.Monitor(ctx, c.NewMonitor(client.WithConditionalTable(ch,
+		[]model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}}, &ch.Name, &ch.Hostname)))
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("monitor SB Chassis %s: %w", id.name, err)
+	}
+	a.refreshChassisUUID(ctx)
+	pb := &sbdb.PortBinding{}
+	_, err = c.Monitor(ctx, c.NewMonitor(client.WithConditionalTable(pb, a.bindingConditions(pb),
+		&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis)))
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("monitor SB Port_Binding for chassis %s: %w", id.name, err)
+	}
+	return nil
+}
+
+// bindingConditions are OR-ed by ovsdb-server. The UUID condition is fixed
+// at monitor time; a chassis that re-registers gets a new UUID, which the
+// name and hostname conditions still cover (northd keeps the options).
+func (a *Agent) bindingConditions(pb *sbdb.PortBinding) []model.Condition {
+	id := a.identity()
+	conds := []model.Condition{
+		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{optRequestedChassis: id.name}},
+	}
+	if id.hostname != "" && id.hostname != id.name {
+		conds = append(conds, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes,
+			Value: map[string]string{optRequestedChassis: id.hostname}})
+	}
+	if id.uuid != "" {
+		uuid := id.uuid
+		conds = append(conds, model.Condition{Field: &pb.RequestedChassis, Function: ovsdb.ConditionEqual, Value: &uuid})
+	}
+	return conds
+}
+
+// refreshChassisUUID records the current UUID of this chassis's row (empty
+// while it is absent, e.g. after `ovn-sbctl chassis-del`).
+func (a *Agent) refreshChassisUUID(ctx context.Context) {
+	id := a.identity()
+	ch := &sbdb.Chassis{Name: id.name}
+	uuid := ""
+	if err := a.sb.Get(ctx, ch); err == nil {
+		uuid = ch.UUID
+	}
+	if uuid != id.uuid {
+		id.uuid = uuid
+		a.id.Store(&id)
+	}
+}
+
+func (a *Agent) eventHandler() cache.EventHandler {
+	return &cache.EventHandlerFuncs{
+		AddFunc:    func(string, model.Model) { a.kick() },
+		UpdateFunc: func(string, model.Model, model.Model) { a.kick() },
+		DeleteFunc: func(string, model.Model) { a.kick() },
+	}
+}

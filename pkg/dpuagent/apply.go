@@ -1,0 +1,101 @@
+package dpuagent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// outcome of applying a pass's changes.
+type outcome struct {
+	failed    map[string]error // by logical port
+	unplugged map[string]bool  // logical ports whose interface left the bridge
+}
+
+// apply writes every change in one transaction; if that fails, each change
+// alone, so one bad port cannot hold back the others.
+func (a *Agent) apply(ctx context.Context, p *pass) outcome {
+	out := outcome{failed: map[string]error{}, unplugged: map[string]bool{}}
+	if len(p.changes) == 0 {
+		return out
+	}
+	err := a.transact(ctx, p.changes)
+	if err != nil && len(p.changes) > 1 {
+		a.log.Warn("batched OVS transaction failed; retrying port by port", "changes", len(p.changes), "err", err)
+		for _, c := range p.changes {
+			a.record(&out, c, a.transact(ctx, []change{c}))
+		}
+	} else {
+		for _, c := range p.changes {
+			a.record(&out, c, err)
+		}
+	}
+	if len(out.failed) > 0 {
+		wait := a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
+		for lsp, err := range out.failed {
+			out.failed[lsp] = fmt.Errorf("OVS transaction failed, retrying in %v: %w", wait, err)
+		}
+	} else {
+		a.retry.succeeded()
+	}
+	return out
+}
+
+func (a *Agent) record(out *outcome, c change, err error) {
+	if err != nil {
+		a.log.Error("OVS change failed", "logical_port", c.lsp, "change", c.what, "err", err)
+		out.failed[c.lsp] = err
+		return
+	}
+	a.log.Info("OVS change applied", "logical_port", c.lsp, "change", c.what)
+	if c.unplug {
+		out.unplugged[c.lsp] = true
+	}
+}
+
+func (a *Agent) transact(ctx context.Context, changes []change) error {
+	txn := []ovsdb.Operation{ops.Comment(describeChanges(changes))}
+	for _, c := range changes {
+		txn = append(txn, c.ops...)
+	}
+	_, err := ops.Transact(ctx, a.ovs, txn)
+	return err
+}
+
+// publish stores this pass's statuses (logging each change) and retires
+// ports that are no longer requested once their interface is gone.
+func (a *Agent) publish(p *pass, out outcome) {
+	for lsp, st := range p.statuses {
+		if err := out.failed[lsp]; err != nil {
+			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, err.Error())
+		}
+		if a.store.Set(st) {
+			a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", st.Phase.String(),
+				"reason", st.Reason, "representor", st.Representor)
+		}
+	}
+	stillPlugged := map[string]bool{}
+	for _, iface := range p.st.oursInBridge() {
+		if lsp := iface.ExternalIDs[ifaceID]; !out.unplugged[lsp] {
+			stillPlugged[lsp] = true
+		}
+	}
+	for _, st := range a.store.List() {
+		lsp := st.LogicalPort
+		if _, requested := p.statuses[lsp]; requested || stillPlugged[lsp] {
+			continue
+		}
+		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, requested-chassis moved or vif-plug options removed)", p.id.name)
+		a.store.Remove(lsp, reason)
+		a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", ovndpuv1.Phase_PHASE_UNPLUGGED.String(), "reason", reason)
+	}
+	for lsp := range a.firstSeen {
+		if _, ok := p.reqs[lsp]; !ok {
+			delete(a.firstSeen, lsp)
+		}
+	}
+}

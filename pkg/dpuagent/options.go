@@ -1,0 +1,77 @@
+package dpuagent
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+)
+
+// Plugger says who writes representor interfaces into the bridge.
+type Plugger string
+
+const (
+	// PluggerAgent: this agent plugs; interfaces of other owners on a
+	// representor are conflicts.
+	PluggerAgent Plugger = "agent"
+	// PluggerOVNController: ovn-controller's built-in representor provider
+	// (ovn-vif) plugs; this agent only observes and reports.
+	PluggerOVNController Plugger = "ovn-controller"
+)
+
+// Config is what the agent needs to run; zero values get defaults in New.
+type Config struct {
+	SBRemotes   []string
+	OVSRemote   string
+	SBTLS       *tls.Config // for ssl: SB remotes
+	OVSTLS      *tls.Config // for an ssl: OVS remote
+	Chassis     string      // default: Open_vSwitch external_ids:system-id
+	Bridge      string      // default br-int
+	Plugger     Plugger     // default agent
+	SysfsRoot   string      // default /sys
+	DevlinkDump string      // `devlink -j port show` JSON file; empty: netlink
+}
+
+type options struct {
+	log             *slog.Logger
+	representorWait time.Duration
+	resync          time.Duration
+	retryMin        time.Duration
+	retryMax        time.Duration
+	now             func() time.Time
+}
+
+// Option tunes an Agent.
+type Option func(*options)
+
+// WithLogger sets the structured logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithRepresentorWait sets how long a newly requested port whose
+// representor is not in the devlink table stays PENDING (the VF may still
+// be being created) before it turns ERROR. The port is plugged whenever the
+// representor appears, also after it turned ERROR.
+func WithRepresentorWait(d time.Duration) Option { return func(o *options) { o.representorWait = d } }
+
+// WithResync sets how often the agent reconciles even without events, as a
+// safety net for anything a notification could miss.
+func WithResync(d time.Duration) Option { return func(o *options) { o.resync = d } }
+
+// WithRetryBackoff bounds the backoff of retried OVS transactions.
+func WithRetryBackoff(minWait, maxWait time.Duration) Option {
+	return func(o *options) { o.retryMin, o.retryMax = minWait, maxWait }
+}
+
+func newOptions(opts []Option) options {
+	o := options{
+		log:             slog.Default(),
+		representorWait: 5 * time.Second,
+		resync:          time.Minute,
+		retryMin:        200 * time.Millisecond,
+		retryMax:        30 * time.Second,
+		now:             time.Now,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}

@@ -1,0 +1,77 @@
+package dpuagent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+)
+
+// ovsState is the slice of the local OVS database plugging looks at.
+type ovsState struct {
+	bridge *vswitchd.Bridge // nil until ovn-controller creates it
+	ifaces map[string]*vswitchd.Interface
+	// portOf maps an interface UUID to its port, bridgeOf a port UUID to
+	// its bridge name.
+	portOf      map[string]*vswitchd.Port
+	bridgeOf    map[string]string
+	bridgeUUIDs map[string]string // by bridge name
+}
+
+func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
+	st := ovsState{ifaces: map[string]*vswitchd.Interface{}, portOf: map[string]*vswitchd.Port{}, bridgeOf: map[string]string{},
+		bridgeUUIDs: map[string]string{}}
+	var bridges []*vswitchd.Bridge
+	var ports []*vswitchd.Port
+	var ifaces []*vswitchd.Interface
+	for _, list := range []any{&bridges, &ports, &ifaces} {
+		if err := a.ovs.List(ctx, list); err != nil {
+			return st, fmt.Errorf("read OVS cache: %w", err)
+		}
+	}
+	for _, b := range bridges {
+		st.bridgeUUIDs[b.Name] = b.UUID
+		if b.Name == a.cfg.Bridge {
+			st.bridge = b
+		}
+		for _, p := range b.Ports {
+			st.bridgeOf[p] = b.Name
+		}
+	}
+	for _, p := range ports {
+		for _, i := range p.Interfaces {
+			st.portOf[i] = p
+		}
+	}
+	for _, i := range ifaces {
+		st.ifaces[i.Name] = i
+	}
+	return st, nil
+}
+
+// ours reports whether this agent plugged iface.
+func ours(iface *vswitchd.Interface) bool {
+	return iface.ExternalIDs[ifacePlugged] == plugTypeRepresentor
+}
+
+// inBridge reports whether iface is a port of the agent's bridge.
+func (st ovsState) inBridge(iface *vswitchd.Interface) bool {
+	p := st.portOf[iface.UUID]
+	return p != nil && st.bridge != nil && st.bridgeOf[p.UUID] == st.bridge.Name
+}
+
+// oursInBridge lists the interfaces this agent plugged into its bridge.
+func (st ovsState) oursInBridge() []*vswitchd.Interface {
+	var out []*vswitchd.Interface
+	for _, i := range st.ifaces {
+		if ours(i) && st.inBridge(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// bridgeUUID finds the UUID of the bridge holding port.
+func (st ovsState) bridgeUUID(port *vswitchd.Port) string {
+	return st.bridgeUUIDs[st.bridgeOf[port.UUID]]
+}

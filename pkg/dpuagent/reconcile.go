@@ -1,0 +1,315 @@
+package dpuagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// change is the OVS work for one logical port (or one stale interface),
+// kept apart so that a failing port can be retried alone.
+type change struct {
+	lsp    string // whose status reflects the outcome
+	what   string
+	ops    []ovsdb.Operation
+	unplug bool
+}
+
+// pass is one reconcile pass's working set.
+type pass struct {
+	id       chassisIdentity
+	st       ovsState
+	reqs     map[string]request
+	statuses map[string]*ovndpuv1.PortStatus
+	changes  []change
+	// wanted maps each representor a request holds to that request's LSP;
+	// interfaces of ours that no request holds are unplugged.
+	wanted map[string]string
+}
+
+// reconcile is one level-triggered pass: desired state from SB and the
+// devlink table, actual state from OVS, write the difference.
+func (a *Agent) reconcile(ctx context.Context) {
+	if !a.sb.Connected() || !a.ovs.Connected() {
+		// A stale cache would make us unplug what was merely not replayed
+		// yet; the reconnect kicks a fresh pass.
+		a.log.Debug("database disconnected; reconcile deferred")
+		return
+	}
+	a.refreshChassisUUID(ctx)
+	p, err := a.newPass(ctx)
+	if err != nil {
+		a.log.Error("reconcile: read caches", "err", err)
+		a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
+		return
+	}
+	for _, lsp := range slices.Sorted(maps.Keys(p.reqs)) {
+		a.planPort(p, p.reqs[lsp])
+	}
+	a.planUnplugs(p)
+	a.publish(p, a.apply(ctx, p))
+}
+
+func (a *Agent) newPass(ctx context.Context) (*pass, error) {
+	p := &pass{id: a.identity(), statuses: map[string]*ovndpuv1.PortStatus{}, wanted: map[string]string{}}
+	var err error
+	if p.st, err = a.readOVS(ctx); err != nil {
+		return nil, err
+	}
+	if p.reqs, err = a.requests(ctx, p.id); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// requests lists what SB asks of this chassis, keyed by logical port.
+func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]request, error) {
+	var pbs []*sbdb.PortBinding
+	if err := a.sb.List(ctx, &pbs); err != nil {
+		return nil, fmt.Errorf("read SB cache: %w", err)
+	}
+	reqs := make(map[string]request, len(pbs))
+	for _, pb := range pbs {
+		if !id.requestedHere(pb) || !isRepresentorRequest(pb) {
+			continue
+		}
+		reqs[pb.LogicalPort] = parseRequest(pb, id)
+	}
+	return reqs, nil
+}
+
+// planPort decides what one request needs and what its status is.
+func (a *Agent) planPort(p *pass, r request) {
+	st := baseStatus(r)
+	p.statuses[r.lsp] = st
+	if r.invalid != nil {
+		a.keepExisting(p, r)
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, r.invalid.Error())
+		return
+	}
+	rep, err := a.table.Lookup(r.pfMAC, r.vfNum)
+	if err != nil && !errors.Is(err, devlink.ErrAmbiguous) {
+		a.keepExisting(p, r)
+		a.representorMissing(st, r, err)
+		return
+	}
+	st.Representor = rep.Netdev
+	if holder, taken := p.wanted[rep.Netdev]; taken {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+			"representor %s (pf-mac %s vf-num %d) is requested by logical port %s too; only one can be plugged",
+			rep.Netdev, r.pfMAC, r.vfNum, holder))
+		return
+	}
+	if err != nil { // ambiguous: two netdevs claim this VF
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		return
+	}
+	p.wanted[rep.Netdev] = r.lsp
+	iface := p.st.ifaces[rep.Netdev]
+	switch {
+	case iface == nil:
+		a.planPlug(p, r, rep.Netdev, st)
+	case !ours(iface):
+		a.foreignInterface(p, r, iface, st)
+	case iface.ExternalIDs[ifaceID] != r.lsp || !p.st.inBridge(iface) || attachmentChanged(iface, r):
+		a.planReplug(p, r, iface, st)
+	default:
+		a.planUpdate(p, r, iface)
+		observe(st, iface, r, p.id)
+	}
+}
+
+// keepExisting holds on to the interface a request already has while the
+// request cannot be resolved (bad options, representor briefly missing
+// from the table during a devlink resync): never unplug working traffic
+// for a problem that may be transient.
+func (a *Agent) keepExisting(p *pass, r request) {
+	for _, iface := range p.st.oursInBridge() {
+		if iface.ExternalIDs[ifaceID] == r.lsp {
+			p.wanted[iface.Name] = r.lsp
+		}
+	}
+}
+
+// representorMissing makes a request whose representor is not in the
+// devlink table PENDING for the grace period (the VF may be being created)
+// and ERROR after it. Either way a later table change re-plans it.
+func (a *Agent) representorMissing(st *ovndpuv1.PortStatus, r request, err error) {
+	now := a.opts.now()
+	s, ok := a.firstSeen[r.lsp]
+	if !ok || s.attachment != r.attachment {
+		s = seen{attachment: r.attachment, at: now}
+		a.firstSeen[r.lsp] = s
+	}
+	deadline := s.at.Add(a.opts.representorWait)
+	if now.Before(deadline) {
+		a.retry.at(deadline)
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, "waiting for the representor: "+err.Error())
+		return
+	}
+	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+}
+
+func (a *Agent) planPlug(p *pass, r request, rep string, st *ovndpuv1.PortStatus) {
+	if a.cfg.Plugger == PluggerOVNController {
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("waiting for ovn-controller to plug representor %s", rep))
+		return
+	}
+	if p.st.bridge == nil {
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("bridge %s does not exist yet (ovn-controller creates it)", a.cfg.Bridge))
+		return
+	}
+	add, err := ops.AddPort(a.ovs, p.st.bridge, a.portSpec(r, rep), namedID(len(p.changes)))
+	if err != nil {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		return
+	}
+	p.changes = append(p.changes, change{lsp: r.lsp, what: "plug " + rep, ops: add})
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("plugging representor %s into %s", rep, a.cfg.Bridge))
+}
+
+// planReplug recreates an interface of ours whose logical port or
+// attachment changes, so that an ovn-installed=true left from the previous
+// attachment can never signal the new one.
+func (a *Agent) planReplug(p *pass, r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
+	if a.cfg.Plugger == PluggerOVNController || p.st.bridge == nil {
+		a.planPlug(p, r, iface.Name, st)
+		return
+	}
+	del, err := a.deleteOps(p, iface)
+	if err == nil {
+		var add []ovsdb.Operation
+		add, err = ops.AddPort(a.ovs, p.st.bridge, a.portSpec(r, iface.Name), namedID(len(p.changes)))
+		del = append(del, add...)
+	}
+	if err != nil {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		return
+	}
+	p.changes = append(p.changes, change{lsp: r.lsp, what: "re-plug " + iface.Name, ops: del})
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("re-plugging representor %s (was iface-id %q)",
+		iface.Name, iface.ExternalIDs[ifaceID]))
+}
+
+// planUpdate brings an interface of ours in line with its request
+// (attachment id, MTU); nothing when it already is.
+func (a *Agent) planUpdate(p *pass, r request, iface *vswitchd.Interface) {
+	if a.cfg.Plugger == PluggerOVNController {
+		return
+	}
+	want := a.portSpec(r, iface.Name)
+	var remove []string
+	if r.attachment == "" {
+		remove = []string{ifaceAttachment}
+	}
+	idOps, err := ops.SetExternalIDs(a.ovs, iface, want.ExternalIDs, remove)
+	if err == nil {
+		var mtuOps []ovsdb.Operation
+		mtuOps, err = ops.SetMTURequest(a.ovs, iface, r.mtu)
+		idOps = append(idOps, mtuOps...)
+	}
+	if err != nil {
+		a.log.Error("plan interface update", "logical_port", r.lsp, "interface", iface.Name, "err", err)
+		return
+	}
+	if len(idOps) > 0 {
+		p.changes = append(p.changes, change{lsp: r.lsp, what: "update " + iface.Name, ops: idOps})
+	}
+}
+
+// foreignInterface handles a representor that is already an interface we
+// did not plug.
+func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
+	byOVN := iface.ExternalIDs[ifaceOVNPlugged] == plugTypeRepresentor
+	if byOVN && a.cfg.Plugger == PluggerOVNController {
+		observe(st, iface, r, p.id)
+		return
+	}
+	where := "in OVS"
+	if port := p.st.portOf[iface.UUID]; port != nil {
+		where = "in bridge " + p.st.bridgeOf[port.UUID]
+	}
+	if byOVN {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+			"representor %s is already %s, plugged by ovn-controller's representor plug provider (external_ids:ovn-plugged=representor); "+
+				"two pluggers race for it: run ovn-dpu-agent with --plugger ovn-controller", iface.Name, where))
+		a.log.Error("competing plugger: ovn-controller plugs representors itself; run ovn-dpu-agent with --plugger ovn-controller",
+			"logical_port", r.lsp, "interface", iface.Name)
+		return
+	}
+	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+		"representor %s is already %s as an interface ovn-dpu did not plug (iface-id %q, no external_ids:ovn-dpu-plugged); "+
+			"remove it (ovs-vsctl del-port %s) or free the VF", iface.Name, where, iface.ExternalIDs[ifaceID], iface.Name))
+}
+
+// planUnplugs removes interfaces of ours that no request holds any more.
+// Never while this chassis's own Chassis row is absent: OVN clears
+// requested_chassis then, and ovn-controller will re-register.
+func (a *Agent) planUnplugs(p *pass) {
+	if a.cfg.Plugger == PluggerOVNController {
+		return
+	}
+	for _, iface := range p.st.oursInBridge() {
+		if _, held := p.wanted[iface.Name]; held {
+			continue
+		}
+		lsp := iface.ExternalIDs[ifaceID]
+		if p.id.uuid == "" {
+			a.log.Warn("own Chassis row absent; not unplugging", "chassis", p.id.name, "interface", iface.Name, "logical_port", lsp)
+			continue
+		}
+		del, err := a.deleteOps(p, iface)
+		if err != nil {
+			a.log.Error("plan unplug", "interface", iface.Name, "err", err)
+			continue
+		}
+		p.changes = append(p.changes, change{lsp: lsp, what: "unplug " + iface.Name, ops: del, unplug: true})
+	}
+}
+
+func (a *Agent) deleteOps(p *pass, iface *vswitchd.Interface) ([]ovsdb.Operation, error) {
+	port := p.st.portOf[iface.UUID]
+	if port == nil {
+		return nil, fmt.Errorf("interface %s has no port", iface.Name)
+	}
+	return ops.DeletePort(a.ovs, &vswitchd.Bridge{UUID: p.st.bridgeUUID(port), Name: p.st.bridgeOf[port.UUID]}, port.UUID)
+}
+
+func (a *Agent) portSpec(r request, rep string) ops.PortSpec {
+	ids := map[string]string{ifaceID: r.lsp, ifacePlugged: plugTypeRepresentor}
+	if r.attachment != "" {
+		ids[ifaceAttachment] = r.attachment
+	}
+	return ops.PortSpec{Name: rep, ExternalIDs: ids, MTURequest: r.mtu}
+}
+
+func attachmentChanged(iface *vswitchd.Interface, r request) bool {
+	cur := iface.ExternalIDs[ifaceAttachment]
+	return cur != "" && r.attachment != "" && cur != r.attachment
+}
+
+// namedID gives each port in a transaction its own OVSDB named-uuid.
+func namedID(n int) string { return fmt.Sprintf("rep%d", n) }
+
+// describeChanges summarises a transaction for the database log.
+func describeChanges(changes []change) string {
+	whats := make([]string, 0, len(changes))
+	for _, c := range changes {
+		whats = append(whats, c.what)
+	}
+	if len(whats) > 8 {
+		whats = append(whats[:8], fmt.Sprintf("and %d more", len(whats)-8))
+	}
+	return "ovn-dpu-agent: " + strings.Join(whats, ", ")
+}

@@ -1,0 +1,48 @@
+package dpuagent
+
+import (
+	"fmt"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+func baseStatus(r request) *ovndpuv1.PortStatus {
+	st := &ovndpuv1.PortStatus{
+		LogicalPort:  r.lsp,
+		AttachmentId: r.attachment,
+		OwnerNode:    r.owner,
+		VfNum:        int32(r.vfNum),
+	}
+	if r.pfMAC != nil {
+		st.PfMac = r.pfMAC.String()
+	}
+	if r.mtu != nil {
+		st.Mtu = int32(*r.mtu)
+	}
+	return st
+}
+
+func setPhase(st *ovndpuv1.PortStatus, phase ovndpuv1.Phase, reason string) {
+	st.Phase, st.Reason = phase, reason
+}
+
+// observe derives the phase of a plugged interface: READY only when
+// ovn-controller has installed its flows (ovn-installed=true) and claimed
+// the binding for this chassis.
+func observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r request, id chassisIdentity) {
+	st.Representor = iface.Name
+	if iface.Ofport != nil && *iface.Ofport > 0 {
+		st.Ofport = int64(*iface.Ofport)
+	}
+	switch {
+	case iface.Error != nil && *iface.Error != "":
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("interface %s: %s", iface.Name, *iface.Error))
+	case !r.claimed:
+		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, fmt.Sprintf("waiting for ovn-controller to claim the binding on chassis %s", id.name))
+	case iface.ExternalIDs[ifaceOVNInstalled] != "true":
+		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, "waiting for ovn-controller to install flows (ovn-installed)")
+	default:
+		setPhase(st, ovndpuv1.Phase_PHASE_READY, "")
+	}
+}

@@ -1,0 +1,108 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// binaries are built once per test process unless ODPU_BIN_DIR points at
+// binaries already built (make test sets it to bin/).
+var binaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// Binary returns the path of one of the project's commands ("ovn-dpu-agent",
+// "ovn-dpu-host-agent", "ovn-dpu-cni"), building them on first use.
+func Binary(name string) (string, error) {
+	if dir := os.Getenv("ODPU_BIN_DIR"); dir != "" {
+		return filepath.Join(dir, name), nil
+	}
+	binaries.once.Do(func() {
+		binaries.dir, binaries.err = os.MkdirTemp("", "odpu-bin-")
+		if binaries.err != nil {
+			return
+		}
+		for pkg, bin := range map[string]string{"dpu-agent": "ovn-dpu-agent", "host-agent": "ovn-dpu-host-agent", "cni": "ovn-dpu-cni"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binaries.dir, bin), "github.com/ovn-dpu/ovn-dpu/"+pkg)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binaries.err = fmt.Errorf("go build %s: %w: %s", pkg, err, out)
+				return
+			}
+		}
+	})
+	return filepath.Join(binaries.dir, name), binaries.err
+}
+
+// DPUAgent is an ovn-dpu-agent process running in the bed's dpu namespace.
+type DPUAgent struct {
+	bed    *Bed
+	d      *daemon
+	Socket string // gRPC on unix:Socket
+	Log    string
+}
+
+// StartDPUAgent runs ovn-dpu-agent against the bed (SB, the dpu's OVS, the
+// devlink dump) with extra flags appended, and waits until it answers Info.
+func (b *Bed) StartDPUAgent(ctx context.Context, extra ...string) (*DPUAgent, error) {
+	bin, err := Binary("ovn-dpu-agent")
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.agents++
+	name := fmt.Sprintf("dpu-agent-%d", b.agents)
+	b.mu.Unlock()
+	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), Log: filepath.Join(b.Dir, name+".stderr")}
+	argv := append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
+		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
+	if a.d, err = b.startProcess(name, b.DPUNetns, a.Log, argv...); err != nil {
+		return nil, err
+	}
+	err = b.pollReady(ctx, "ovn-dpu-agent answers Info", func() error {
+		c, err := a.Dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = ovndpuv1.NewDPUAgentClient(c).Info(ctx, &ovndpuv1.InfoRequest{})
+		return err
+	})
+	return a, err
+}
+
+// Dial opens a gRPC connection to the agent.
+func (a *DPUAgent) Dial() (*grpc.ClientConn, error) {
+	return grpc.NewClient("unix:"+a.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// Kill ends the agent with SIGKILL, as a crash or OOM would.
+func (a *DPUAgent) Kill() {
+	_ = syscall.Kill(-a.d.cmd.Process.Pid, syscall.SIGKILL)
+	<-a.d.done
+	a.bed.forget(a.d)
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (a *DPUAgent) Stop() error {
+	_ = syscall.Kill(-a.d.cmd.Process.Pid, syscall.SIGTERM)
+	<-a.d.done
+	a.bed.forget(a.d)
+	var exit *exec.ExitError
+	if errors.As(a.d.err, &exit) {
+		return fmt.Errorf("ovn-dpu-agent exited with %v: %s", a.d.err, tail(a.Log, 5))
+	}
+	return a.d.err
+}
