@@ -78,15 +78,15 @@ func (a *Agent) publish(p *pass, out outcome) {
 				"reason", st.Reason, "representor", st.Representor)
 		}
 	}
-	stillPlugged := map[string]bool{}
-	for _, iface := range p.st.oursInBridge() {
-		if lsp := iface.ExternalIDs[ifaceID]; !out.unplugged[lsp] {
-			stillPlugged[lsp] = true
-		}
-	}
+	stillPlugged := a.stillPlugged(p, out)
 	for _, st := range a.store.List() {
 		lsp := st.LogicalPort
-		if _, requested := p.statuses[lsp]; requested || stillPlugged[lsp] {
+		if _, requested := p.statuses[lsp]; requested {
+			continue
+		}
+		if iface, ok := stillPlugged[lsp]; ok {
+			setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, a.unplugPendingReason(p, iface))
+			a.store.Set(st)
 			continue
 		}
 		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, requested-chassis moved or vif-plug options removed)", p.id.name)
@@ -97,5 +97,34 @@ func (a *Agent) publish(p *pass, out outcome) {
 		if _, ok := p.reqs[lsp]; !ok {
 			delete(a.firstSeen, lsp)
 		}
+	}
+}
+
+// stillPlugged maps logical ports to the interface that still carries them
+// in the bridge after this pass: ours not unplugged yet, or, when
+// ovn-controller plugs, its own.
+func (a *Agent) stillPlugged(p *pass, out outcome) map[string]string {
+	plugged := map[string]string{}
+	for _, iface := range p.st.ifaces {
+		if !p.st.inBridge(iface) {
+			continue
+		}
+		lsp := iface.ExternalIDs[ifaceID]
+		byOVN := a.cfg.Plugger == PluggerOVNController && iface.ExternalIDs[ifaceOVNPlugged] == plugTypeRepresentor
+		if (ours(iface) && !out.unplugged[lsp]) || byOVN {
+			plugged[lsp] = iface.Name
+		}
+	}
+	return plugged
+}
+
+func (a *Agent) unplugPendingReason(p *pass, iface string) string {
+	switch {
+	case a.cfg.Plugger == PluggerOVNController:
+		return fmt.Sprintf("no longer requested; waiting for ovn-controller to unplug %s", iface)
+	case p.id.uuid == "":
+		return fmt.Sprintf("no longer requested, but chassis %s is not registered in SB; %s stays plugged until it is", p.id.name, iface)
+	default:
+		return fmt.Sprintf("no longer requested; unplugging %s", iface)
 	}
 }
