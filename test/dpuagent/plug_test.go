@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
 
 const (

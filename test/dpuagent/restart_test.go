@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
 
 // plugMany requests n ports in one NB transaction and waits until all are
