@@ -4,29 +4,32 @@ package main
 
 import (
 	"context"
-	"errors"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/cmdutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/dpuagent"
+	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
 )
 
 type flags struct {
-	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel string
-	insecure                                                                    bool
-	representorWait                                                             time.Duration
+	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel, metrics string
+	representorWait                                                                      time.Duration
+	tls                                                                                  cmdutil.TLSFlags
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -40,10 +43,11 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.listen, "listen", ":50151", "gRPC listen address: HOST:PORT or unix:PATH")
 	fs.StringVar(&f.devlinkDump, "devlink-dump", "", "read devlink ports from this `devlink -j port show` JSON file (re-read on change) instead of netlink")
 	fs.StringVar(&f.plugger, "plugger", "agent", "who plugs representors: agent, or ovn-controller (observe only)")
-	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC without TLS")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.representorWait, "representor-wait", 5*time.Second,
 		"how long a port whose representor is missing stays PENDING before ERROR")
+	f.tls.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -52,19 +56,15 @@ func parseFlags(args []string) (flags, error) {
 		fmt.Println(version.Version)
 		os.Exit(0)
 	}
-	if !f.insecure {
-		return f, errors.New("mTLS is not available in this build: run with --insecure")
-	}
 	return f, nil
 }
 
 func main() {
 	f, err := parseFlags(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ovn-dpu-agent:", err)
-		os.Exit(2)
+		os.Exit(2) // flag already printed the problem
 	}
-	log, err := newLogger(f.logLevel)
+	log, err := cmdutil.NewLogger(f.logLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ovn-dpu-agent:", err)
 		os.Exit(2)
@@ -77,60 +77,86 @@ func main() {
 	}
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
 func run(ctx context.Context, f flags, log *slog.Logger) error {
-	sb, err := conn.ParseRemotes(f.sb)
+	cfg, reloaders, err := agentConfig(f, log)
 	if err != nil {
-		return fmt.Errorf("--sb: %w", err)
+		return err
+	}
+	creds, grpcTLS, err := tlsutil.ServerCredentials(f.tls.GRPC, f.tls.Insecure, tlsutil.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	for _, r := range append(reloaders, grpcTLS) {
+		go func() { _ = r.Run(ctx) }() // nil-safe: insecure mode has no reloader
 	}
 	store := portstatus.NewStore(portstatus.WithLogger(log))
-	agent, err := dpuagent.New(dpuagent.Config{
-		SBRemotes: sb, OVSRemote: f.ovs, Chassis: f.chassis, Bridge: f.bridge,
-		Plugger: dpuagent.Plugger(f.plugger), SysfsRoot: f.sysfsRoot, DevlinkDump: f.devlinkDump,
-	}, store, dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait))
+	agent, err := dpuagent.New(cfg, store, dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait))
 	if err != nil {
 		return err
 	}
-	lis, err := listen(f.listen)
+	if err := serveMetrics(ctx, f.metrics, agent, log); err != nil {
+		return err
+	}
+	lis, err := cmdutil.Listen(f.listen)
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer()
-	agent.Register(srv)
+	srv := grpc.NewServer(grpc.Creds(creds))
+	agent.RegisterGRPC(srv)
 	go func() {
 		if err := srv.Serve(lis); err != nil {
 			log.Error("gRPC server stopped", "err", err)
 		}
 	}()
-	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String())
+	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure)
 	err = agent.Run(ctx)
+	// Stop, not GracefulStop: WatchPorts streams last as long as their
+	// clients, and clients reconnect to the next agent anyway.
 	srv.Stop()
 	return err
 }
 
-// listen opens HOST:PORT or unix:PATH; a unix socket left by a previous
-// run is replaced.
-func listen(addr string) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("--listen %s: %w", addr, err)
-		}
-		lis, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, fmt.Errorf("--listen %s: %w", addr, err)
-		}
-		return lis, os.Chmod(path, 0o600)
-	}
-	lis, err := net.Listen("tcp", addr)
+func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloader, error) {
+	sb, err := conn.ParseRemotes(f.sb)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+		return dpuagent.Config{}, nil, fmt.Errorf("--sb: %w", err)
 	}
-	return lis, nil
+	ovs, err := conn.ParseRemotes(f.ovs)
+	if err != nil {
+		return dpuagent.Config{}, nil, fmt.Errorf("--ovs: %w", err)
+	}
+	var reloaders []*tlsutil.Reloader
+	tlsFor := func(remotes []string) (*tls.Config, error) {
+		cfg, r, err := f.tls.OVSDBTLS(remotes, log)
+		reloaders = append(reloaders, r)
+		return cfg, err
+	}
+	cfg := dpuagent.Config{SBRemotes: sb, OVSRemote: ovs[0], Chassis: f.chassis, Bridge: f.bridge,
+		Plugger: dpuagent.Plugger(f.plugger), SysfsRoot: f.sysfsRoot, DevlinkDump: f.devlinkDump}
+	if cfg.SBTLS, err = tlsFor(sb); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.OVSTLS, err = tlsFor(ovs); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, reloaders, nil
+}
+
+func serveMetrics(ctx context.Context, addr string, agent *dpuagent.Agent, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	if err := agent.Register(reg); err != nil {
+		return err
+	}
+	bound, err := metricsserver.Serve(ctx, addr, metricsserver.Handler(reg, agent.Ready), log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving metrics", "address", bound.String())
+	return nil
 }

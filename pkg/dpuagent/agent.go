@@ -32,6 +32,7 @@ type Agent struct {
 
 	sb, ovs client.Client
 	id      atomic.Pointer[chassisIdentity]
+	metrics *metrics
 
 	trigger chan struct{}
 	synced  chan struct{} // closed after the first full reconcile
@@ -39,7 +40,10 @@ type Agent struct {
 
 	// Owned by the reconcile goroutine.
 	firstSeen map[string]seen
-	retry     retryState
+	// readyObserved: the attachment whose plug latency was recorded, per
+	// logical port.
+	readyObserved map[string]string
+	retry         retryState
 }
 
 // seen remembers when a request was first seen, per attachment, to give a
@@ -73,9 +77,11 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 	o := newOptions(opts)
 	a := &Agent{
 		cfg: cfg, opts: o, log: o.log, store: store,
-		trigger:   make(chan struct{}, 1),
-		synced:    make(chan struct{}),
-		firstSeen: map[string]seen{},
+		trigger:       make(chan struct{}, 1),
+		synced:        make(chan struct{}),
+		firstSeen:     map[string]seen{},
+		readyObserved: map[string]string{},
+		metrics:       newMetrics(),
 	}
 	a.table = devlink.NewTable(devlink.WithSysfsRoot(cfg.SysfsRoot), devlink.WithOnChange(a.kick),
 		devlink.WithLogger(o.log))

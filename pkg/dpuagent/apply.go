@@ -47,6 +47,7 @@ func (a *Agent) apply(ctx context.Context, p *pass) outcome {
 
 func (a *Agent) record(out *outcome, c change, err error) {
 	if err != nil {
+		a.metrics.txnErrors.Inc()
 		a.log.Error("OVS change failed", "logical_port", c.lsp, "change", c.what, "err", err)
 		out.failed[c.lsp] = err
 		return
@@ -73,7 +74,11 @@ func (a *Agent) publish(p *pass, out outcome) {
 		if err := out.failed[lsp]; err != nil {
 			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, err.Error())
 		}
+		prev, seenBefore := a.store.Get(lsp)
 		if a.store.Set(st) {
+			if seenBefore {
+				a.observeReady(prev, st)
+			}
 			a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", st.Phase.String(),
 				"reason", st.Reason, "representor", st.Representor)
 		}
@@ -96,6 +101,11 @@ func (a *Agent) publish(p *pass, out outcome) {
 	for lsp := range a.firstSeen {
 		if _, ok := p.reqs[lsp]; !ok {
 			delete(a.firstSeen, lsp)
+		}
+	}
+	for lsp := range a.readyObserved {
+		if _, ok := p.reqs[lsp]; !ok {
+			delete(a.readyObserved, lsp)
 		}
 	}
 }
@@ -126,5 +136,22 @@ func (a *Agent) unplugPendingReason(p *pass, iface string) string {
 		return fmt.Sprintf("no longer requested, but chassis %s is not registered in SB; %s stays plugged until it is", p.id.name, iface)
 	default:
 		return fmt.Sprintf("no longer requested; unplugging %s", iface)
+	}
+}
+
+// observeReady records the plug latency of a port that became READY for
+// the first time in this attachment, from when the agent first saw its
+// binding. Ports found already READY (after a restart) say nothing about
+// plug latency and are skipped by the caller.
+func (a *Agent) observeReady(prev, st *ovndpuv1.PortStatus) {
+	if st.Phase != ovndpuv1.Phase_PHASE_READY || prev.Phase == ovndpuv1.Phase_PHASE_READY {
+		return
+	}
+	if att, ok := a.readyObserved[st.LogicalPort]; ok && att == st.AttachmentId {
+		return
+	}
+	a.readyObserved[st.LogicalPort] = st.AttachmentId
+	if stored, ok := a.store.Get(st.LogicalPort); ok && stored.FirstSeen != nil {
+		a.metrics.plugLatency.Observe(a.opts.now().Sub(stored.FirstSeen.AsTime()).Seconds())
 	}
 }

@@ -28,9 +28,9 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 	}, nil
 }
 
-// Register serves the agent's gRPC API on s. WatchPorts waits until the
+// RegisterGRPC serves the agent's gRPC API on s. WatchPorts waits until the
 // agent has synced, so that a watcher's snapshot is never an empty guess.
-func (a *Agent) Register(s *grpc.Server) {
+func (a *Agent) RegisterGRPC(s *grpc.Server) {
 	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info), synced: a.synced})
 }
 

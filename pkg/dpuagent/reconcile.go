@@ -36,6 +36,9 @@ type pass struct {
 	// wanted maps each representor a request holds to that request's LSP;
 	// interfaces of ours that no request holds are unplugged.
 	wanted map[string]string
+	// competing counts ports whose representor ovn-controller plugged
+	// while this agent is the plugger.
+	competing int
 }
 
 // reconcile is one level-triggered pass: desired state from SB and the
@@ -58,6 +61,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 		a.planPort(p, p.reqs[lsp])
 	}
 	a.planUnplugs(p)
+	a.metrics.competing.Set(float64(p.competing))
 	a.publish(p, a.apply(ctx, p))
 }
 
@@ -241,6 +245,7 @@ func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, 
 		where = "in bridge " + p.st.bridgeOf[port.UUID]
 	}
 	if byOVN {
+		p.competing++
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
 			"representor %s is already %s, plugged by ovn-controller's representor plug provider (external_ids:ovn-plugged=representor); "+
 				"two pluggers race for it: run ovn-dpu-agent with --plugger ovn-controller", iface.Name, where))

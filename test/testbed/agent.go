@@ -12,8 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
 // binaries are built once per test process unless ODPU_BIN_DIR points at
@@ -54,9 +52,16 @@ type DPUAgent struct {
 	Log    string
 }
 
-// StartDPUAgent runs ovn-dpu-agent against the bed (SB, the dpu's OVS, the
-// devlink dump) with extra flags appended, and waits until it answers Info.
+// StartDPUAgent runs ovn-dpu-agent in the dpu namespace against the bed
+// (SB, the dpu's OVS, the devlink dump) with extra flags appended (later
+// flags win), and waits until it answers Info.
 func (b *Bed) StartDPUAgent(ctx context.Context, extra ...string) (*DPUAgent, error) {
+	return b.StartDPUAgentIn(ctx, b.DPUNetns, extra...)
+}
+
+// StartDPUAgentIn is StartDPUAgent in another namespace ("" = the test's
+// own), for tests that reach the agent's TCP listeners from the test.
+func (b *Bed) StartDPUAgentIn(ctx context.Context, netns string, extra ...string) (*DPUAgent, error) {
 	bin, err := Binary("ovn-dpu-agent")
 	if err != nil {
 		return nil, err
@@ -68,16 +73,15 @@ func (b *Bed) StartDPUAgent(ctx context.Context, extra ...string) (*DPUAgent, er
 	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), Log: filepath.Join(b.Dir, name+".stderr")}
 	argv := append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
 		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
-	if a.d, err = b.startProcess(name, b.DPUNetns, a.Log, argv...); err != nil {
+	// A socket left by a killed predecessor would look like readiness.
+	if err := os.Remove(a.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	err = b.pollReady(ctx, "ovn-dpu-agent answers Info", func() error {
-		c, err := a.Dial()
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = ovndpuv1.NewDPUAgentClient(c).Info(ctx, &ovndpuv1.InfoRequest{})
+	if a.d, err = b.startProcess(name, netns, a.Log, argv...); err != nil {
+		return nil, err
+	}
+	err = b.pollReady(ctx, "ovn-dpu-agent listens", func() error {
+		_, err := os.Stat(a.Socket)
 		return err
 	})
 	return a, err

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 )
 
 // Schemas shipped by the Debian packages the bed runs.
@@ -38,6 +40,9 @@ type Options struct {
 	// NoController leaves ovn-controller stopped, for tests that start it
 	// themselves or test its absence.
 	NoController bool
+	// SBSSL makes the SB ovsdb-server also listen with SSL on
+	// 127.0.0.1 (SBSSLRemote), with certificates issued at start.
+	SBSSL bool
 }
 
 // Bed is one running sandbox. Fields are read-only after Start.
@@ -52,19 +57,24 @@ type Bed struct {
 	NBRemote  string // unix:<dir>/nb.sock
 	SBRemote  string
 	OVSRemote string // the dpu's Open_vSwitch database
+	// With Options.SBSSL: the SSL remote, and a client certificate from
+	// the same CA (OVS SSL is mutual).
+	SBSSLRemote string
+	SSLClient   tlsutil.Files
 
 	DPUNetns  string
 	HostNetns string // empty unless Options.HostNetns
 	HostAddr  net.IP // host end of the host<->dpu link
 	DPUAddr   net.IP // dpu end of the host<->dpu link
 
-	hw        *hardware
-	mu        sync.Mutex
-	daemons   []*daemon
-	netns     []string
-	vfs       int
-	agents    int
-	closeOnce sync.Once
+	hw         *hardware
+	mu         sync.Mutex
+	daemons    []*daemon
+	netns      []string
+	vfs        int
+	agents     int
+	sslCentral bool
+	closeOnce  sync.Once
 }
 
 // Start brings up the whole sandbox and returns when ovn-controller has
@@ -86,6 +96,7 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 	if err := b.writeDevlinkLocked(); err != nil {
 		return nil, err
 	}
+	b.sslCentral = opts.SBSSL
 	steps := []func(context.Context) error{b.startCentral, b.startDPUSwitch}
 	if !opts.NoController {
 		steps = append(steps, b.StartController)
@@ -129,10 +140,18 @@ func newBed(opts Options) (*Bed, error) {
 
 // startCentral runs the NB and SB ovsdb-servers and ovn-northd.
 func (b *Bed) startCentral(ctx context.Context) error {
-	for _, db := range []struct{ name, schema string }{{"nb", nbSchema}, {"sb", sbSchema}} {
-		if err := b.startOVSDB(ctx, db.name, db.schema, ""); err != nil {
+	if err := b.startOVSDB(ctx, "nb", nbSchema, ""); err != nil {
+		return err
+	}
+	var sslArgs []string
+	if b.sslCentral {
+		var err error
+		if sslArgs, err = b.sslServerArgs(); err != nil {
 			return err
 		}
+	}
+	if err := b.startOVSDB(ctx, "sb", sbSchema, "", sslArgs...); err != nil {
+		return err
 	}
 	_, err := b.startDaemon("northd", "", "ovn-northd", "--ovnnb-db="+b.NBRemote, "--ovnsb-db="+b.SBRemote,
 		"--unixctl="+b.ctlPath("northd"))
@@ -147,14 +166,14 @@ func (b *Bed) startCentral(ctx context.Context) error {
 }
 
 // startOVSDB creates a database from schema and serves it on <dir>/<name>.sock.
-func (b *Bed) startOVSDB(ctx context.Context, name, schema, netns string) error {
+func (b *Bed) startOVSDB(ctx context.Context, name, schema, netns string, extra ...string) error {
 	dbFile := filepath.Join(b.Dir, name+".db")
 	if _, err := b.run(ctx, "ovsdb-tool", "create", dbFile, schema); err != nil {
 		return err
 	}
 	sock := filepath.Join(b.Dir, name+".sock")
-	_, err := b.startDaemon(name+"-ovsdb", netns, "ovsdb-server", "--remote=punix:"+sock,
-		"--unixctl="+b.ctlPath(name+"-ovsdb"), dbFile)
+	argv := append([]string{"ovsdb-server", "--remote=punix:" + sock, "--unixctl=" + b.ctlPath(name+"-ovsdb")}, extra...)
+	_, err := b.startDaemon(name+"-ovsdb", netns, append(argv, dbFile)...)
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,11 @@ func (ca *CA) WriteCA(path string) error {
 // Issue signs a certificate usable by both servers and clients and writes
 // dir/name.crt, dir/name.key and dir/name-ca.crt. Issuing the same name
 // again replaces the files one by one (each atomically), like a rotation.
+// dir is created if needed.
 func (ca *CA) Issue(dir, name string, opts ...CertOption) (Leaf, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Leaf{}, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Leaf{}, err

@@ -1,0 +1,86 @@
+package cmdutil
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
+)
+
+// NewLogger builds the daemon's structured logger at level (debug, info,
+// warn, error).
+func NewLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// TLSFlags are the gRPC mTLS flags (--tls-cert --tls-key --tls-ca --insecure)
+// and the OVSDB SSL flags (--ovsdb-cert --ovsdb-key --ovsdb-ca).
+type TLSFlags struct {
+	GRPC     tlsutil.Files
+	Insecure bool
+	OVSDB    tlsutil.Files
+}
+
+// Register adds the flags to fs.
+func (f *TLSFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.GRPC.Cert, "tls-cert", "", "gRPC certificate (PEM); with --tls-key and --tls-ca enables mutual TLS")
+	fs.StringVar(&f.GRPC.Key, "tls-key", "", "gRPC private key (PEM)")
+	fs.StringVar(&f.GRPC.CA, "tls-ca", "", "CA (PEM) that peer certificates must chain to")
+	fs.BoolVar(&f.Insecure, "insecure", false, "serve/dial gRPC without TLS")
+	fs.StringVar(&f.OVSDB.Cert, "ovsdb-cert", "", "certificate (PEM) for ssl: OVSDB remotes")
+	fs.StringVar(&f.OVSDB.Key, "ovsdb-key", "", "private key (PEM) for ssl: OVSDB remotes")
+	fs.StringVar(&f.OVSDB.CA, "ovsdb-ca", "", "CA (PEM) for ssl: OVSDB remotes")
+}
+
+// OVSDBTLS returns the TLS config for remotes, or nil when none is ssl:.
+// Like OVS itself it verifies the server's chain against the CA but not
+// its host name: ovs-pki certificates carry no subject alternative names.
+func (f *TLSFlags) OVSDBTLS(remotes []string, log *slog.Logger) (*tls.Config, *tlsutil.Reloader, error) {
+	if !conn.NeedsTLS(remotes) {
+		return nil, nil, nil
+	}
+	if f.OVSDB.IsZero() {
+		return nil, nil, fmt.Errorf("ssl: remote in %v needs --ovsdb-cert, --ovsdb-key and --ovsdb-ca", remotes)
+	}
+	if err := f.OVSDB.ValidateFlags("--ovsdb-"); err != nil {
+		return nil, nil, err
+	}
+	return tlsutil.ClientConfig(f.OVSDB, "", tlsutil.WithoutHostnameCheck(), tlsutil.WithLogger(log))
+}
+
+// Listen opens HOST:PORT or unix:PATH; a unix socket left by a previous run
+// is replaced, and a new one is made mode 0600 (owner-only access is the
+// authorisation of a unix-socket API).
+func Listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		return lis, nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return lis, nil
+}

@@ -1,0 +1,87 @@
+package dpuagent
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// metrics are the agent's Prometheus metrics. Gauges that mirror state
+// (ports by phase, table size) are read at scrape time so they can never
+// drift from the truth.
+type metrics struct {
+	plugLatency prometheus.Histogram
+	txnErrors   prometheus.Counter
+	competing   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		plugLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "plug_latency_seconds",
+			Help:    "Time from the agent first seeing a port's binding to the port being READY.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14), // 10ms .. ~80s
+		}),
+		txnErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "ovs_transaction_errors_total",
+			Help: "OVS transactions of the agent that failed.",
+		}),
+		competing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "competing_plugger_ports",
+			Help: "Ports whose representor ovn-controller's own plug provider already plugged while --plugger=agent.",
+		}),
+	}
+}
+
+// Register adds the agent's metrics to reg.
+func (a *Agent) Register(reg prometheus.Registerer) error {
+	phases := prometheus.NewDesc("ovndpu_dpu_ports", "Ports requested on this chassis, by phase.", []string{"phase"}, nil)
+	collectors := []prometheus.Collector{
+		a.metrics.plugLatency, a.metrics.txnErrors, a.metrics.competing,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
+			Help: "Devlink ports in the representor table.",
+		}, func() float64 { return float64(a.table.Len()) }),
+		collectorFunc{desc: phases, collect: func(ch chan<- prometheus.Metric) {
+			for phase, n := range a.store.CountByPhase() {
+				if phase == ovndpuv1.Phase_PHASE_UNSPECIFIED {
+					continue
+				}
+				ch <- prometheus.MustNewConstMetric(phases, prometheus.GaugeValue, float64(n), phase.String())
+			}
+		}},
+	}
+	var errs []error
+	for _, c := range collectors {
+		errs = append(errs, reg.Register(c))
+	}
+	return errors.Join(errs...)
+}
+
+// Ready reports why the agent cannot serve yet: readiness needs SB and OVS
+// connected and the initial dumps reconciled.
+func (a *Agent) Ready() error {
+	select {
+	case <-a.synced:
+	default:
+		return errors.New("initial SB, OVS and devlink dumps not processed yet")
+	}
+	if !a.sb.Connected() {
+		return fmt.Errorf("southbound database %v not connected", a.cfg.SBRemotes)
+	}
+	if !a.ovs.Connected() {
+		return fmt.Errorf("Open_vSwitch database %s not connected", a.cfg.OVSRemote)
+	}
+	return nil
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
