@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Option configures a Table (NewTable) or a FileSource (NewFileSource);
-// each ignores the options meant for the other.
+// Option configures a Table (NewTable), a FileSource (NewFileSource) or a
+// NetlinkSource (NewNetlinkSource); each ignores the options meant for the
+// others.
 type Option func(*options)
 
 type options struct {
@@ -63,8 +64,9 @@ func WithPollInterval(d time.Duration) Option {
 }
 
 // WithResyncInterval sets how often a FileSource re-applies the last good
-// dump even when the file is unchanged, which re-reads the sysfs MAC
-// fallbacks (they may appear after the dump); default 30s, 0 disables.
+// dump even when the file is unchanged, and how often a NetlinkSource dumps
+// every devlink port even without notifications; either re-reads the sysfs
+// MAC fallbacks (they may appear after the dump). Default 30s, 0 disables.
 func WithResyncInterval(d time.Duration) Option {
 	return func(o *options) { o.resyncInterval = d }
 }

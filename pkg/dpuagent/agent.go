@@ -134,7 +134,8 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) devlinkSource() (devlink.Source, error) {
 	if a.cfg.DevlinkDump == "" {
-		return nil, errors.New("no devlink source: set --devlink-dump (the netlink source is not built yet)")
+		// The kernel: a full port dump, then devlink notifications.
+		return devlink.NewNetlinkSource(a.table, devlink.WithLogger(a.log)), nil
 	}
 	src := devlink.NewFileSource(a.cfg.DevlinkDump, a.table, devlink.WithLogger(a.log))
 	// Load once up front so the first reconcile already sees the
