@@ -1,26 +1,29 @@
 // Command ovn-dpu-cni is the CNI 1.1 plugin: a thin client that forwards
-// each request to ovn-dpu-host-agent over its unix socket. See DESIGN.md.
+// each request to ovn-dpu-host-agent over its unix socket and prints the
+// answer. Every verb's logic lives in the agent; see DESIGN.md.
 package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/containernetworking/cni/pkg/skel"
-	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
 
 	ovndpuversion "github.com/ovn-dpu/ovn-dpu/pkg/version"
 )
 
-// errTryAgainLater is CNI error 11: the host agent this plugin forwards to
-// is not part of this build yet.
-func notAvailable(_ *skel.CmdArgs) error {
-	return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent not available",
-		"this build of ovn-dpu-cni has no host agent client yet")
-}
-
 func main() {
-	skel.PluginMainFuncs(skel.CNIFuncs{
-		Add: notAvailable, Del: notAvailable, Check: notAvailable, GC: notAvailable, Status: notAvailable,
-	}, version.PluginSupports("0.4.0", "1.0.0", "1.1.0"), fmt.Sprintf("ovn-dpu-cni %s", ovndpuversion.Version))
+	p := &plugin{stdout: os.Stdout}
+	// PluginMainFuncsWithError rather than PluginMainFuncs: skel prints
+	// errors without cniVersion, which the spec's error object carries.
+	err := skel.PluginMainFuncsWithError(p.funcs(),
+		version.PluginSupports("0.4.0", "1.0.0", "1.1.0"),
+		fmt.Sprintf("ovn-dpu-cni %s", ovndpuversion.Version))
+	if err != nil {
+		if perr := p.printError(err); perr != nil {
+			fmt.Fprintln(os.Stderr, "ovn-dpu-cni: writing the error to stdout:", perr)
+		}
+		os.Exit(1)
+	}
 }
