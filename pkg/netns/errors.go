@@ -1,0 +1,26 @@
+package netns
+
+import "errors"
+
+// Sentinel errors; the Plumber wraps them with the step and the values
+// involved, so test with errors.Is.
+var (
+	// ErrInvalidRequest: a request field is missing or malformed.
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrNetnsNotFound: the namespace path does not exist.
+	ErrNetnsNotFound = errors.New("network namespace not found")
+	// ErrNotNetns: the path exists but is not a network namespace (e.g. a
+	// leftover file under /var/run/netns whose bind mount is gone).
+	ErrNotNetns = errors.New("not a network namespace")
+	// ErrLinkNotFound: the VF is neither where it was expected nor, for
+	// MoveOut, at home under its original name or alias. For a DEL whose
+	// pod namespace is gone the caller may treat it as done.
+	ErrLinkNotFound = errors.New("link not found")
+	// ErrNameTaken: the target namespace already has a link of that name:
+	// IfName in the pod on MoveIn, the original name at home on MoveOut.
+	ErrNameTaken = errors.New("interface name already in use")
+	// ErrLinkDown: Check found the link administratively down.
+	ErrLinkDown = errors.New("link is down")
+	// ErrAddressMissing: Check did not find a wanted address on the link.
+	ErrAddressMissing = errors.New("address missing")
+)

@@ -1,0 +1,299 @@
+package netns
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+)
+
+// Everything the tests create carries these prefixes, so a leak is easy
+// to spot: namespaces odpu-nst-<pid>-<rand>, links nst<rand><role>.
+const (
+	nsPrefix   = "odpu-nst-"
+	linkPrefix = "nst"
+)
+
+// requireRoot skips (fails under CI=true) when the machine cannot host
+// the tests: they need root and iproute2 to make namespaces and veths.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		missing = append(missing, "the ip command (iproute2)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("netns tests cannot run, missing: %s", strings.Join(missing, ", "))
+	}
+	t.Skipf("netns tests need %s", strings.Join(missing, ", "))
+}
+
+func randHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// testNS is a named namespace that is deleted when the test ends, which
+// also destroys any veth still in it.
+type testNS struct {
+	name, path string
+}
+
+func newTestNS(t *testing.T) testNS {
+	t.Helper()
+	name := fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), randHex(t, 4))
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	for _, dir := range []string{"/var/run/netns", "/run/netns"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return testNS{name: name, path: p}
+		}
+	}
+	t.Fatalf("ip netns add %s: namespace file not found", name)
+	return testNS{}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (n testNS) ip(t *testing.T, args ...string) {
+	t.Helper()
+	run(t, append([]string{"ip", "-n", n.name}, args...)...)
+}
+
+func (n testNS) do(t *testing.T, fn func() error) {
+	t.Helper()
+	if err := ns.WithNetNSPath(n.path, func(ns.NetNS) error { return fn() }); err != nil {
+		t.Fatalf("in %s: %v", n.name, err)
+	}
+}
+
+// vf is a veth end standing in for a VF; its peer stays beside it, up, so
+// the VF has carrier once up.
+type vf struct {
+	name string
+	mac  net.HardwareAddr
+	mtu  int
+}
+
+func newVF(t *testing.T, host testNS) vf {
+	t.Helper()
+	id := randHex(t, 4)
+	v := vf{name: linkPrefix + id + "v", mac: randMAC(t), mtu: 1600}
+	makeVeth(t, host, v, linkPrefix+id+"p")
+	return v
+}
+
+func makeVeth(t *testing.T, host testNS, v vf, peer string) {
+	t.Helper()
+	host.ip(t, "link", "add", v.name, "mtu", fmt.Sprint(v.mtu), "address", v.mac.String(),
+		"type", "veth", "peer", "name", peer)
+	host.ip(t, "link", "set", peer, "up")
+}
+
+func randMAC(t *testing.T) net.HardwareAddr {
+	t.Helper()
+	mac, err := net.ParseMAC("02:" + strings.Join(splitPairs(randHex(t, 5)), ":"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+func splitPairs(s string) []string {
+	var out []string
+	for i := 0; i+2 <= len(s); i += 2 {
+		out = append(out, s[i:i+2])
+	}
+	return out
+}
+
+// link reads a link's state in n; ok is false when there is none.
+func (n testNS) link(t *testing.T, name string) (st linkState, ok bool) {
+	t.Helper()
+	n.do(t, func() error {
+		l, err := linkByName(name)
+		if errors.Is(err, ErrLinkNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st, ok = stateOf(l), true
+		return nil
+	})
+	return st, ok
+}
+
+func (n testNS) linkNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	n.do(t, func() error {
+		links, err := netlinksafe.LinkList()
+		for _, l := range links {
+			names = append(names, l.Attrs().Name)
+		}
+		return err
+	})
+	return names
+}
+
+// addrs lists the link's addresses other than IPv6 link-local ones.
+func (n testNS) addrs(t *testing.T, name string) []string {
+	t.Helper()
+	var out []string
+	n.do(t, func() error {
+		l, err := linkByName(name)
+		if err != nil {
+			return err
+		}
+		all, err := netlinksafe.AddrList(l, netlink.FAMILY_ALL)
+		for _, a := range all {
+			if a.IP.To4() != nil || !a.IP.IsLinkLocalUnicast() {
+				out = append(out, a.IPNet.String())
+			}
+		}
+		return err
+	})
+	return out
+}
+
+// routes lists the link's main-table routes as "dst via gw" strings.
+func (n testNS) routes(t *testing.T, name string) []string {
+	t.Helper()
+	var out []string
+	n.do(t, func() error {
+		l, err := linkByName(name)
+		if err != nil {
+			return err
+		}
+		rs, err := netlinksafe.RouteList(l, netlink.FAMILY_ALL)
+		for _, r := range rs {
+			if r.Gw != nil {
+				out = append(out, describeRoute(r))
+			}
+		}
+		return err
+	})
+	return out
+}
+
+func ipConfig(t *testing.T, cidr, gw string) *current.IPConfig {
+	t.Helper()
+	ip, ipn, err := net.ParseCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipn.IP = ip
+	return &current.IPConfig{Address: *ipn, Gateway: net.ParseIP(gw)}
+}
+
+func route(t *testing.T, dst, gw string) *types.Route {
+	t.Helper()
+	_, ipn, err := net.ParseCIDR(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &types.Route{Dst: *ipn, GW: net.ParseIP(gw)}
+}
+
+func netnsDirEntries(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, dir := range []string{"/var/run/netns", "/run/netns"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			out[e.Name()] = true
+		}
+	}
+	return out
+}
+
+// nsHandles counts this process's open network-namespace descriptors, the
+// only thing keeping an anonymous temp namespace alive.
+func nsHandles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, "net:[") {
+			n++
+		}
+	}
+	return n
+}
+
+// wantHome asserts the VF is in host exactly as before MoveIn: original
+// name, MAC and MTU, no alias, down.
+func wantHome(t *testing.T, host testNS, v vf) {
+	t.Helper()
+	st, ok := host.link(t, v.name)
+	if !ok {
+		t.Fatalf("VF %s is not back in host netns; host has %v", v.name, host.linkNames(t))
+	}
+	if st.mac.String() != v.mac.String() || st.mtu != v.mtu || st.alias != "" || st.up {
+		t.Errorf("VF at home: mac %s mtu %d alias %q up %v; want mac %s mtu %d, no alias, down",
+			st.mac, st.mtu, st.alias, st.up, v.mac, v.mtu)
+	}
+}
+
+// wantNotInPod asserts the pod holds nothing but lo.
+func wantNotInPod(t *testing.T, pod testNS) {
+	t.Helper()
+	if names := pod.linkNames(t); len(names) != 1 || names[0] != "lo" {
+		t.Errorf("pod netns has links %v, want only lo", names)
+	}
+}
+
+// newPlumber logs through t, so a failing test shows the steps and
+// rollbacks that led there and a passing one stays quiet.
+func newPlumber(t *testing.T) *Plumber {
+	h := slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return New(WithLogger(slog.New(h)))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}

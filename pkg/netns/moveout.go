@@ -1,0 +1,270 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// MoveOut brings the VF home: in the pod it flushes the addresses and sets
+// the link down, then moves it through a temp namespace, renamed back to
+// req.Original.Name and with the alias cleared, into the host namespace,
+// where it restores the original MAC and MTU.
+//
+// It is idempotent. A pod namespace that is gone (or req.PodNetns "") is
+// not an error: a real VF then returns to the host on its own, under its
+// pod name but still carrying its alias, and is found and renamed by that.
+// A VF already home under its name only has MAC and MTU restored. If the
+// VF is in neither place the error wraps ErrLinkNotFound; that is also
+// what happens when HostNetns is not the initial namespace, since the
+// kernel returns VFs of a destroyed namespace to the initial one.
+//
+// A failure on the pod side is rolled back (the VF stays in the pod as it
+// was); a failure after the VF arrived home is reported, naming the step,
+// and a retry resumes from there.
+func (p *Plumber) MoveOut(ctx context.Context, req MoveOutRequest) error {
+	if err := req.validate(); err != nil {
+		return err
+	}
+	host, err := openHost(req.HostNetns)
+	if err != nil {
+		return err
+	}
+	defer host.close()
+	log := p.log.With("vf", req.Original.Name, "pod", req.PodNetns, "ifname", req.IfName)
+	pod, gone, err := openPodForDel(req.PodNetns)
+	if err != nil {
+		return err
+	}
+	if gone {
+		log.Debug("pod netns gone; looking for the VF at home")
+	} else {
+		defer pod.close()
+		if err := p.leavePod(ctx, log, host, pod, req); err != nil {
+			return err
+		}
+	}
+	return p.settleHome(ctx, log, host, req.Original)
+}
+
+// openPodForDel treats a namespace that no longer exists, or whose bind
+// mount is gone, as a pod already torn down: DEL must succeed then.
+func openPodForDel(path string) (pod place, gone bool, err error) {
+	if path == "" {
+		return place{}, true, nil
+	}
+	pod, err = openNS(path, "pod")
+	if errors.Is(err, ErrNetnsNotFound) || errors.Is(err, ErrNotNetns) {
+		return place{}, true, nil
+	}
+	return pod, false, err
+}
+
+// leavePod moves the VF from the pod to the host under its original name.
+// A link called IfName whose alias is not the VF's name is not ours (an
+// ifname reused by another plugin) and is left alone.
+func (p *Plumber) leavePod(ctx context.Context, log *slog.Logger, host, pod place, req MoveOutRequest) (err error) {
+	st, err := readState(pod, req.IfName)
+	if errors.Is(err, ErrLinkNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %q in %s: %w", req.IfName, pod.desc, err)
+	}
+	if st.alias != req.Original.Name {
+		log.Warn("link in pod is not this VF; leaving it", "alias", st.alias)
+		return nil
+	}
+	temp, err := openTemp()
+	if err != nil {
+		return err
+	}
+	defer temp.close()
+	t := newTxn(ctx, log)
+	defer func() {
+		if err != nil {
+			err = t.rollback(err)
+		}
+	}()
+	if err = t.strip(pod, req.IfName, st.up); err != nil {
+		return err
+	}
+	return t.relocate(relocation{temp: temp, src: pod, dst: host,
+		name: req.IfName, newName: req.Original.Name, alias: ""})
+}
+
+// strip removes the pod's addresses and sets the link down, so the pod
+// stops using them before the link vanishes. Its inverses re-add what was
+// there, routes last since they need the addresses.
+func (t *txn) strip(pod place, name string, wasUp bool) error {
+	var addrs []netlink.Addr
+	var routes []netlink.Route
+	if err := t.step(fmt.Sprintf("list addresses and routes of %q in %s", name, pod.desc),
+		func() (err error) { addrs, routes, err = snapshot(pod, name); return err },
+		func() error { return restoreRoutes(pod, name, routes) }); err != nil {
+		return err
+	}
+	if err := t.step(fmt.Sprintf("flush addresses of %q in %s", name, pod.desc),
+		func() error { return delAddrs(pod, name, addrs) },
+		func() error { return restoreAddrs(pod, name, addrs) }); err != nil {
+		return err
+	}
+	return t.step(fmt.Sprintf("set %q down in %s", name, pod.desc),
+		func() error { return setUp(pod, name, false) },
+		func() error { return setUp(pod, name, wasUp) })
+}
+
+// snapshot lists the configured addresses and routes of the link. IPv6
+// link-local addresses and kernel-made routes are the kernel's to manage
+// and come back by themselves.
+func snapshot(pod place, name string) (addrs []netlink.Addr, routes []netlink.Route, err error) {
+	err = withLink(pod, name, func(l netlink.Link) error {
+		all, err := netlinksafe.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if a.IP.To4() != nil || !a.IP.IsLinkLocalUnicast() {
+				addrs = append(addrs, a)
+			}
+		}
+		rs, err := netlinksafe.RouteList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Protocol != unix.RTPROT_KERNEL {
+				routes = append(routes, r)
+			}
+		}
+		return nil
+	})
+	return addrs, routes, err
+}
+
+func delAddrs(pod place, name string, addrs []netlink.Addr) error {
+	return withLink(pod, name, func(l netlink.Link) error {
+		for _, a := range addrs {
+			if err := delAddr(l, &netlink.Addr{IPNet: a.IPNet}); err != nil {
+				return fmt.Errorf("delete %s: %w", a.IPNet, err)
+			}
+		}
+		return nil
+	})
+}
+
+// delAddr tolerates an address already gone: deleting a primary IPv4
+// address takes its secondaries with it, and setting a link down drops
+// its IPv6 addresses.
+func delAddr(l netlink.Link, a *netlink.Addr) error {
+	if err := netlink.AddrDel(l, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		return err
+	}
+	return nil
+}
+
+func restoreAddrs(pod place, name string, addrs []netlink.Addr) error {
+	return withLink(pod, name, func(l netlink.Link) error {
+		var errs []error
+		for _, a := range addrs {
+			if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: a.IPNet}); err != nil {
+				errs = append(errs, fmt.Errorf("re-add %s: %w", a.IPNet, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func restoreRoutes(pod place, name string, routes []netlink.Route) error {
+	return withLink(pod, name, func(l netlink.Link) error {
+		var errs []error
+		for _, r := range routes {
+			r.LinkIndex = l.Attrs().Index
+			if err := netlink.RouteReplace(&r); err != nil {
+				errs = append(errs, fmt.Errorf("re-add route %s: %w", describeRoute(r), err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// settleHome finds the VF in the host namespace, by name or else by the
+// alias MoveIn gave it, and restores its name, alias, MAC and MTU.
+func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, orig Original) error {
+	st, err := findHome(host, orig.Name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.name != orig.Name:
+		log.Info("VF came home under its pod name; renaming it", "current", st.name)
+		if err := p.renameHome(ctx, log, host, st.name, orig.Name); err != nil {
+			return err
+		}
+	case st.alias == orig.Name:
+		if err := setAlias(host, orig.Name, ""); err != nil {
+			return fmt.Errorf("clear alias of %q in %s: %w", orig.Name, host.desc, err)
+		}
+	}
+	if len(orig.MAC) > 0 && !bytes.Equal(st.mac, orig.MAC) {
+		if err := setMAC(host, orig.Name, orig.MAC); err != nil {
+			return fmt.Errorf("restore MAC %s of %q in %s: %w", orig.MAC, orig.Name, host.desc, err)
+		}
+	}
+	if orig.MTU > 0 && st.mtu != orig.MTU {
+		if err := setMTU(host, orig.Name, orig.MTU); err != nil {
+			return fmt.Errorf("restore MTU %d of %q in %s: %w", orig.MTU, orig.Name, host.desc, err)
+		}
+	}
+	return nil
+}
+
+func findHome(host place, name string) (linkState, error) {
+	var st linkState
+	err := host.ns.Do(func(ns.NetNS) error {
+		l, err := linkByName(name)
+		if err == nil {
+			st = stateOf(l)
+			return nil
+		}
+		if !errors.Is(err, ErrLinkNotFound) {
+			return fmt.Errorf("look for VF %q in %s: %w", name, host.desc, err)
+		}
+		links, err := netlinksafe.LinkList()
+		if err != nil {
+			return fmt.Errorf("list links in %s: %w", host.desc, err)
+		}
+		for _, l := range links {
+			if l.Attrs().Alias == name {
+				st = stateOf(l)
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: VF %q in %s, by name or alias", ErrLinkNotFound, name, host.desc)
+	})
+	return st, err
+}
+
+// renameHome renames a link within the host namespace the same way a move
+// does, through a temp namespace, and clears its alias on the way.
+func (p *Plumber) renameHome(ctx context.Context, log *slog.Logger, host place, from, to string) (err error) {
+	temp, err := openTemp()
+	if err != nil {
+		return err
+	}
+	defer temp.close()
+	t := newTxn(ctx, log)
+	defer func() {
+		if err != nil {
+			err = t.rollback(err)
+		}
+	}()
+	return t.relocate(relocation{temp: temp, src: host, dst: host, name: from, newName: to, alias: ""})
+}

@@ -1,0 +1,165 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/netlinksafe"
+	"github.com/vishvananda/netlink"
+)
+
+// Plumber moves VF netdevs between the host's and pods' network
+// namespaces. The zero value is not usable; create one with New. It holds
+// no per-VF state, so one Plumber serves concurrent requests for
+// different VFs; the caller serialises requests for the same VF.
+type Plumber struct {
+	log *slog.Logger
+}
+
+// New returns a Plumber.
+func New(opts ...Option) *Plumber {
+	o := newOptions(opts)
+	return &Plumber{log: o.logger}
+}
+
+// Inspect reads the VF's name, MAC and MTU in its host namespace ("" for
+// the process's own), for the caller to persist before MoveIn.
+func (p *Plumber) Inspect(_ context.Context, hostNetns, vfNetdev string) (Original, error) {
+	if err := validIfName(vfNetdev); err != nil {
+		return Original{}, err
+	}
+	host, err := openHost(hostNetns)
+	if err != nil {
+		return Original{}, err
+	}
+	defer host.close()
+	return inspect(host, vfNetdev)
+}
+
+func inspect(host place, name string) (Original, error) {
+	st, err := readState(host, name)
+	if err != nil {
+		return Original{}, fmt.Errorf("find VF %q in %s: %w", name, host.desc, err)
+	}
+	return Original{Name: st.name, MAC: st.mac, MTU: st.mtu}, nil
+}
+
+// MoveIn moves the VF into the pod namespace under req.IfName, with the
+// host name as its alias, then sets MAC, MTU, addresses, up and routes.
+// On error nothing of it remains: the VF is back in its host namespace
+// under its original name, MAC and MTU, down.
+func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error) {
+	if err := req.validate(); err != nil {
+		return Placed{}, err
+	}
+	host, pod, err := openPair(req.HostNetns, req.PodNetns)
+	if err != nil {
+		return Placed{}, err
+	}
+	defer host.close()
+	defer pod.close()
+	orig, err := inspect(host, req.VFNetdev)
+	if err != nil {
+		return Placed{}, err
+	}
+	log := p.log.With("vf", orig.Name, "pod", req.PodNetns, "ifname", req.IfName)
+	st, err := moveIn(newTxn(ctx, log), host, pod, req, orig)
+	if err != nil {
+		return Placed{}, err
+	}
+	return Placed{Original: orig, IfName: req.IfName, MAC: st.mac, MTU: st.mtu}, nil
+}
+
+// moveIn is MoveIn's transaction: all of it or, on error, none of it. It
+// returns the link as placed, read inside the transaction so that even
+// that read failing leaves nothing behind.
+func moveIn(t *txn, host, pod place, req MoveInRequest, orig Original) (st linkState, err error) {
+	temp, err := openTemp()
+	if err != nil {
+		return linkState{}, err
+	}
+	// Registered before the rollback below, so it runs after it: undoing
+	// the move into the pod goes back through temp.
+	defer temp.close()
+	defer func() {
+		if err != nil {
+			err = t.rollback(err)
+		}
+	}()
+	err = t.relocate(relocation{temp: temp, src: host, dst: pod,
+		name: orig.Name, newName: req.IfName, alias: orig.Name})
+	if err != nil {
+		return linkState{}, err
+	}
+	if err = t.configure(pod, req, orig); err != nil {
+		return linkState{}, err
+	}
+	if st, err = readState(pod, req.IfName); err != nil {
+		return linkState{}, fmt.Errorf("read %q in %s: %w", req.IfName, pod.desc, err)
+	}
+	return st, nil
+}
+
+// openPair opens the host and pod namespaces and refuses them being one:
+// "moving" a VF into its own namespace would only rename it there.
+func openPair(hostPath, podPath string) (host, pod place, err error) {
+	host, err = openHost(hostPath)
+	if err != nil {
+		return place{}, place{}, err
+	}
+	pod, err = openNS(podPath, "pod")
+	if err != nil {
+		host.close()
+		return place{}, place{}, err
+	}
+	same, err := sameNS(host, pod)
+	if err == nil && same {
+		err = fmt.Errorf("%w: %s is the host netns", ErrInvalidRequest, pod.desc)
+	}
+	if err != nil {
+		host.close()
+		pod.close()
+		return place{}, place{}, err
+	}
+	return host, pod, nil
+}
+
+// Check verifies, for CNI CHECK, that ifName exists in the pod namespace,
+// is up and carries every address in want (with its prefix length).
+func (p *Plumber) Check(_ context.Context, podNetns, ifName string, want []*current.IPConfig) error {
+	pod, err := openNS(podNetns, "pod")
+	if err != nil {
+		return err
+	}
+	defer pod.close()
+	return withLink(pod, ifName, func(l netlink.Link) error {
+		if l.Attrs().Flags&net.FlagUp == 0 {
+			return fmt.Errorf("%w: %q in %s", ErrLinkDown, ifName, pod.desc)
+		}
+		have, err := netlinksafe.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return fmt.Errorf("list addresses of %q in %s: %w", ifName, pod.desc, err)
+		}
+		for _, w := range want {
+			if w != nil && !hasAddr(have, w.Address) {
+				return fmt.Errorf("%w: %s on %q in %s", ErrAddressMissing, w.Address.String(), ifName, pod.desc)
+			}
+		}
+		return nil
+	})
+}
+
+func hasAddr(have []netlink.Addr, want net.IPNet) bool {
+	want = normalize(want)
+	wantOnes, _ := want.Mask.Size()
+	for _, a := range have {
+		ones, _ := a.Mask.Size()
+		if a.IP.Equal(want.IP) && ones == wantOnes {
+			return true
+		}
+	}
+	return false
+}

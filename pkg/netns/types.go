@@ -1,0 +1,106 @@
+package netns
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+)
+
+// Original is the VF as it was in the host namespace before MoveIn: what
+// MoveOut restores. The caller persists it before moving, because once the
+// VF is in a pod neither sysfs nor the host namespace show it.
+type Original struct {
+	Name string           // netdev name in the host namespace
+	MAC  net.HardwareAddr // nil: leave the MAC as found
+	MTU  int              // 0: leave the MTU as found
+}
+
+// MoveInRequest asks for a VF to be placed into a pod.
+type MoveInRequest struct {
+	// HostNetns is the path of the namespace holding the VF; "" means the
+	// calling process's own namespace. The host agent may itself run in a
+	// non-initial namespace (the test bed's "host"), so it is explicit.
+	HostNetns string
+	VFNetdev  string           // the VF's name in HostNetns
+	PodNetns  string           // path of the pod's namespace, e.g. the CNI_NETNS value
+	IfName    string           // name of the VF inside the pod
+	MAC       net.HardwareAddr // nil keeps the VF's MAC
+	MTU       int              // 0 keeps the VF's MTU
+	// IPs are added with their prefix length; a Gateway is used by the
+	// routes of its family that name none, as CNI's ipam.ConfigureIface does.
+	IPs []*current.IPConfig
+	// Routes are added after the link is up; 0.0.0.0/0 or ::/0 with a
+	// gateway is the default route.
+	Routes []*types.Route
+}
+
+// Placed describes a VF after a successful MoveIn.
+type Placed struct {
+	Original Original
+	IfName   string
+	MAC      net.HardwareAddr // the MAC the link has in the pod
+	MTU      int              // the MTU the link has in the pod
+}
+
+// MoveOutRequest asks for a VF to be brought home from a pod.
+type MoveOutRequest struct {
+	// PodNetns "" or a path that is gone or no longer a namespace means
+	// the pod is gone; the VF is then looked for at home only.
+	PodNetns  string
+	IfName    string
+	HostNetns string // as in MoveInRequest
+	Original  Original
+}
+
+func (r MoveInRequest) validate() error {
+	if r.VFNetdev == "" {
+		return fmt.Errorf("%w: VF netdev is empty", ErrInvalidRequest)
+	}
+	if r.PodNetns == "" {
+		return fmt.Errorf("%w: pod netns is empty", ErrInvalidRequest)
+	}
+	if err := validIfName(r.IfName); err != nil {
+		return err
+	}
+	if r.MTU < 0 {
+		return fmt.Errorf("%w: MTU %d", ErrInvalidRequest, r.MTU)
+	}
+	for _, ipc := range r.IPs {
+		if ipc == nil || ipc.Address.IP == nil || ipc.Address.Mask == nil {
+			return fmt.Errorf("%w: IP config %v has no address/prefix", ErrInvalidRequest, ipc)
+		}
+	}
+	for _, rt := range r.Routes {
+		if rt == nil || rt.Dst.IP == nil || rt.Dst.Mask == nil {
+			return fmt.Errorf("%w: route %v has no destination", ErrInvalidRequest, rt)
+		}
+	}
+	return nil
+}
+
+func (r MoveOutRequest) validate() error {
+	if r.Original.Name == "" {
+		return fmt.Errorf("%w: original VF name is empty", ErrInvalidRequest)
+	}
+	if err := validIfName(r.Original.Name); err != nil {
+		return err
+	}
+	return validIfName(r.IfName)
+}
+
+// validIfName applies the kernel's dev_valid_name rules, so a bad name
+// fails before anything moved rather than in the middle.
+func validIfName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return fmt.Errorf("%w: interface name %q", ErrInvalidRequest, name)
+	case len(name) > 15:
+		return fmt.Errorf("%w: interface name %q longer than 15 bytes", ErrInvalidRequest, name)
+	case strings.ContainsAny(name, "/: \t\n\r\v\f\x00"):
+		return fmt.Errorf("%w: interface name %q has '/', ':' or white space", ErrInvalidRequest, name)
+	}
+	return nil
+}
