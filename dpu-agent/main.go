@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/cmdutil"
@@ -94,7 +92,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := serveMetrics(ctx, f.metrics, agent, log); err != nil {
+	if err := metricsserver.Start(ctx, f.metrics, agent.Register, agent.Ready, log); err != nil {
 		return err
 	}
 	lis, err := cmdutil.Listen(f.listen)
@@ -140,23 +138,4 @@ func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloade
 		return cfg, nil, err
 	}
 	return cfg, reloaders, nil
-}
-
-func serveMetrics(ctx context.Context, addr string, agent *dpuagent.Agent, log *slog.Logger) error {
-	if addr == "" {
-		return nil
-	}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return err
-	}
-	if err := agent.Register(reg); err != nil {
-		return err
-	}
-	bound, err := metricsserver.Serve(ctx, addr, metricsserver.Handler(reg, agent.Ready), log)
-	if err != nil {
-		return err
-	}
-	log.Info("serving metrics", "address", bound.String())
-	return nil
 }

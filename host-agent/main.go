@@ -1,9 +1,6 @@
 // Command ovn-dpu-host-agent runs on the host: it serves the CNI plugin on a
 // unix socket, writes Logical_Switch_Port requests to OVN NB, moves VFs into
 // pods and waits for the DPU agent's verdict. See DESIGN.md.
-//
-// This build parses its flags and waits for SIGTERM; the attach loop lands
-// with the host agent issue.
 package main
 
 import (
@@ -13,29 +10,116 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
+	"google.golang.org/grpc"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/cmdutil"
+	"github.com/ovn-dpu/ovn-dpu/pkg/hostagent"
+	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
-func main() {
-	fs := flag.NewFlagSet("ovn-dpu-host-agent", flag.ExitOnError)
+type flags struct {
+	nb, dpu, socket, sysfsRoot, stateDir, node, metrics, logLevel string
+	tls                                                           cmdutil.TLSFlags
+}
+
+func parseFlags(args []string) (flags, error) {
+	var f flags
 	hostname, _ := os.Hostname()
-	fs.String("nb", "", "OVN Northbound remotes, comma-separated (unix:, tcp:, ssl:)")
-	fs.String("dpu", "", "address of the DPU agent's gRPC listener")
-	fs.String("socket", "/run/ovn-dpu/host-agent.sock", "unix socket the CNI plugin connects to (mode 0600)")
-	fs.String("sysfs-root", "/sys", "sysfs root for VF lookup")
-	fs.String("state-dir", "/var/lib/ovn-dpu", "per-attachment state, kept across restarts")
-	fs.String("node-name", hostname, "this host's name, written as ovn-dpu:owner")
+	fs := flag.NewFlagSet("ovn-dpu-host-agent", flag.ContinueOnError)
+	fs.StringVar(&f.nb, "nb", "", "OVN Northbound remotes, comma-separated (unix:, tcp:, ssl:)")
+	fs.StringVar(&f.dpu, "dpu", "", "address of the DPU agent's gRPC listener (HOST:PORT or unix:PATH)")
+	fs.StringVar(&f.socket, "socket", "/run/ovn-dpu/host-agent.sock", "unix socket the CNI plugin connects to (mode 0600)")
+	fs.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "sysfs root for VF lookup")
+	fs.StringVar(&f.stateDir, "state-dir", "/var/lib/ovn-dpu", "per-attachment state, kept across restarts")
+	fs.StringVar(&f.node, "node-name", hostname, "this host's name, written as ovn-dpu:owner")
+	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.tls.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	_ = fs.Parse(os.Args[1:])
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
 	if *showVersion {
 		fmt.Println(version.Version)
-		return
+		os.Exit(0)
+	}
+	if f.dpu == "" {
+		return f, fmt.Errorf("--dpu is required: the DPU agent's address")
+	}
+	return f, nil
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ovn-dpu-host-agent:", err)
+		os.Exit(2)
+	}
+	log, err := cmdutil.NewLogger(f.logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ovn-dpu-host-agent:", err)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	slog.Info("ovn-dpu-host-agent started (skeleton)", "version", version.Version)
-	<-ctx.Done()
-	slog.Info("ovn-dpu-host-agent stopping")
+	if err := run(ctx, f, log); err != nil {
+		log.Error("ovn-dpu-host-agent failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f flags, log *slog.Logger) error {
+	nb, err := conn.ParseRemotes(f.nb)
+	if err != nil {
+		return fmt.Errorf("--nb: %w", err)
+	}
+	nbTLS, nbReloader, err := f.tls.OVSDBTLS(nb, log)
+	if err != nil {
+		return err
+	}
+	creds, grpcReloader, err := tlsutil.ClientCredentials(f.tls.GRPC, f.tls.Insecure, "", tlsutil.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	for _, r := range []*tlsutil.Reloader{nbReloader, grpcReloader} {
+		go func() { _ = r.Run(ctx) }()
+	}
+	dpuConn, err := grpc.NewClient(f.dpu, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return fmt.Errorf("--dpu %s: %w", f.dpu, err)
+	}
+	defer dpuConn.Close()
+	agent, err := hostagent.New(hostagent.Config{NBRemotes: nb, NBTLS: nbTLS, Node: f.node,
+		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir}, dpuConn, hostagent.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	if err := metricsserver.Start(ctx, f.metrics, agent.Register, agent.Ready, log); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(f.socket), 0o700); err != nil {
+		return fmt.Errorf("--socket %s: %w", f.socket, err)
+	}
+	lis, err := cmdutil.Listen("unix:" + f.socket)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer()
+	ovndpuv1.RegisterHostAgentServer(srv, agent)
+	go func() {
+		if err := srv.Serve(lis); err != nil {
+			log.Error("CNI socket server stopped", "err", err)
+		}
+	}()
+	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
+	err = agent.Run(ctx)
+	srv.Stop()
+	return err
 }

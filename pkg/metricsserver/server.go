@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -53,4 +54,22 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (
 		}
 	}()
 	return lis.Addr(), nil
+}
+
+// Start serves, when addr is not empty, a registry holding the Go runtime
+// collector and whatever register adds, with ready behind /readyz.
+func Start(ctx context.Context, addr string, register func(prometheus.Registerer) error, ready ReadyFunc, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	if err := errors.Join(reg.Register(collectors.NewGoCollector()), register(reg)); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	bound, err := Serve(ctx, addr, Handler(reg, ready), log)
+	if err != nil {
+		return err
+	}
+	log.Info("serving metrics", "address", bound.String())
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -15,33 +16,50 @@ import (
 )
 
 // binaries are built once per test process unless ODPU_BIN_DIR points at
-// binaries already built (make test sets it to bin/).
+// a directory that has them all already.
 var binaries struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-// Binary returns the path of one of the project's commands ("ovn-dpu-agent",
-// "ovn-dpu-host-agent", "ovn-dpu-cni"), building them on first use.
-func Binary(name string) (string, error) {
+// commands maps each binary a bed runs to its package: the project's own
+// and the CNI tools pinned in go.mod.
+var commands = map[string]string{
+	"ovn-dpu-agent":      "github.com/ovn-dpu/ovn-dpu/dpu-agent",
+	"ovn-dpu-host-agent": "github.com/ovn-dpu/ovn-dpu/host-agent",
+	"ovn-dpu-cni":        "github.com/ovn-dpu/ovn-dpu/cni",
+	"cnitool":            "github.com/containernetworking/cni/cnitool",
+	"host-local":         "github.com/containernetworking/plugins/plugins/ipam/host-local",
+	"static":             "github.com/containernetworking/plugins/plugins/ipam/static",
+}
+
+// BinDir returns the directory holding every command of commands, building
+// them on first use; it doubles as the CNI_PATH of the bed's CNI runs.
+func BinDir() (string, error) {
 	if dir := os.Getenv("ODPU_BIN_DIR"); dir != "" {
-		return filepath.Join(dir, name), nil
+		return dir, nil
 	}
 	binaries.once.Do(func() {
 		binaries.dir, binaries.err = os.MkdirTemp("", "odpu-bin-")
 		if binaries.err != nil {
 			return
 		}
-		for pkg, bin := range map[string]string{"dpu-agent": "ovn-dpu-agent", "host-agent": "ovn-dpu-host-agent", "cni": "ovn-dpu-cni"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binaries.dir, bin), "github.com/ovn-dpu/ovn-dpu/"+pkg)
+		for name, pkg := range commands {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binaries.dir, name), pkg)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				binaries.err = fmt.Errorf("go build %s: %w: %s", pkg, err, out)
 				return
 			}
 		}
 	})
-	return filepath.Join(binaries.dir, name), binaries.err
+	return binaries.dir, binaries.err
+}
+
+// Binary returns the path of one of commands.
+func Binary(name string) (string, error) {
+	dir, err := BinDir()
+	return filepath.Join(dir, name), err
 }
 
 // DPUAgent is an ovn-dpu-agent process running in the bed's dpu namespace.
@@ -80,11 +98,7 @@ func (b *Bed) StartDPUAgentIn(ctx context.Context, netns string, extra ...string
 	if a.d, err = b.startProcess(name, netns, a.Log, argv...); err != nil {
 		return nil, err
 	}
-	err = b.pollReady(ctx, "ovn-dpu-agent listens", func() error {
-		_, err := os.Stat(a.Socket)
-		return err
-	})
-	return a, err
+	return a, b.waitLogged(ctx, a.Log, `msg="ovn-dpu-agent serving"`)
 }
 
 // Dial opens a gRPC connection to the agent.
@@ -109,4 +123,16 @@ func (a *DPUAgent) Stop() error {
 		return fmt.Errorf("ovn-dpu-agent exited with %v: %s", a.d.err, tail(a.Log, 5))
 	}
 	return a.d.err
+}
+
+// waitLogged waits until a daemon's log contains line: the agents log that
+// they serve only once their listener is open, on any kind of address.
+func (b *Bed) waitLogged(ctx context.Context, log, line string) error {
+	return b.pollReady(ctx, fmt.Sprintf("%s logs %s", filepath.Base(log), line), func() error {
+		data, err := os.ReadFile(log)
+		if err != nil || !strings.Contains(string(data), line) {
+			return fmt.Errorf("not yet: %v", err)
+		}
+		return nil
+	})
 }

@@ -1,0 +1,311 @@
+package hostagent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/dpuclient"
+	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// addition is one ADD in progress.
+type addition struct {
+	req  *ovndpuv1.CNIRequest
+	conf *NetConf
+	pod  podArgs
+	vf   sysfs.VF
+	att  *hoststate.Attachment
+	mac  net.HardwareAddr
+	res  *current.Result
+	log  *slog.Logger
+}
+
+// add attaches the VF named by deviceID to the pod. Every side effect is
+// recorded in the attachment's state before it starts; on any failure the
+// recorded steps are undone, so a failed ADD leaves nothing behind.
+func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) (result []byte, err error) {
+	conf, err := parseNetConf(req.Config)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(conf.timeout)*time.Second)
+	defer cancel()
+	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
+	ctx, done, err := a.locks.Begin(ctx, key, "ADD")
+	if err != nil {
+		return nil, types.NewError(types.ErrTryAgainLater, "another operation on this attachment is in progress", err.Error())
+	}
+	defer done()
+	if err := a.waitReady(ctx); err != nil {
+		return nil, types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
+	}
+	ad := &addition{req: req, conf: conf, pod: parseCNIArgs(req.Args), log: log}
+	if err := a.prepare(ctx, ad); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.rollback(ad, err)
+		}
+	}()
+	if err := a.runSteps(ctx, ad); err != nil {
+		return nil, err
+	}
+	return a.resultJSON(ad)
+}
+
+// prepare resolves the VF and saves the attachment before any side effect.
+func (a *Agent) prepare(ctx context.Context, ad *addition) error {
+	key := hoststate.Key{ContainerID: ad.req.ContainerId, IfName: ad.req.Ifname}
+	if prev, err := a.state.Load(key); err == nil {
+		// A repeated ADD: the runtime did not DEL the first one. Undo it
+		// rather than stack a second attachment on the same key.
+		ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
+		if err := a.undo(ctx, prev, ad.req, ad.log); err != nil {
+			return err
+		}
+	}
+	if err := a.vfFree(ad.conf.DeviceID, key); err != nil {
+		return err
+	}
+	vf, err := a.sysfs.LookupVF(ad.conf.DeviceID)
+	if err != nil {
+		return vfLookupError(ad.conf.DeviceID, err)
+	}
+	ad.vf = vf
+	ad.mac = ad.conf.mac
+	if ad.mac == nil {
+		ad.mac = vf.MAC
+	}
+	ad.att = a.newAttachment(ad, key)
+	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
+	return a.state.Save(ad.att)
+}
+
+func vfLookupError(deviceID string, err error) error {
+	if errors.Is(err, sysfs.ErrInvalidAddress) {
+		return invalidConfig(fmt.Sprintf("deviceID %q is not a PCI address: %v", deviceID, err))
+	}
+	return types.NewError(codeVFLookup, fmt.Sprintf("VF %s cannot be attached", deviceID), err.Error())
+}
+
+// vfFree refuses a VF that another live attachment holds: two pods must
+// never share a VF, and the other one may just be finishing.
+func (a *Agent) vfFree(deviceID string, key hoststate.Key) error {
+	all, err := a.state.List()
+	if err != nil && len(all) == 0 {
+		return fmt.Errorf("read attachment state: %w", err)
+	}
+	norm, _ := sysfs.NormalizePCIAddress(deviceID)
+	for _, att := range all {
+		if att.Key != key && (att.DeviceID == deviceID || att.DeviceID == norm) {
+			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is still held by attachment %s (container %s, %s)",
+				deviceID, att.AttachmentID, att.Key.ContainerID, att.Key.IfName), "")
+		}
+	}
+	return nil
+}
+
+func (a *Agent) newAttachment(ad *addition, key hoststate.Key) *hoststate.Attachment {
+	now := a.opts.now()
+	return &hoststate.Attachment{
+		Version: hoststate.SchemaVersion, Key: key, Network: ad.conf.Name,
+		AttachmentID:  newAttachmentID(),
+		LSPName:       lspName(ad.conf.LSPName, a.cfg.Node, key.ContainerID, key.IfName, ad.pod),
+		LogicalSwitch: ad.conf.LogicalSwitch, DeviceID: ad.conf.DeviceID, NetnsPath: ad.req.Netns,
+		PodNamespace: ad.pod.namespace, PodName: ad.pod.name,
+		VF: hoststate.VF{HostNetdev: ad.vf.Netdev, MAC: ad.vf.MAC.String(), MTU: ad.vf.MTU,
+			PFMAC: ad.vf.PFMAC.String(), VFIndex: ad.vf.VFIndex},
+		CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func newAttachmentID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// runSteps performs the side effects in order: addresses, the LSP request,
+// the VF move; then waits for the DPU's verdict.
+func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
+	if err := a.step(ad, hoststate.StepIPAM, func() error { return a.allocate(ctx, ad) }); err != nil {
+		return err
+	}
+	if err := a.step(ad, hoststate.StepLSP, func() error { return a.writeLSP(ctx, ad) }); err != nil {
+		return err
+	}
+	if err := a.step(ad, hoststate.StepVFMoved, func() error { return a.moveVF(ctx, ad) }); err != nil {
+		return err
+	}
+	return a.awaitVerdict(ctx, ad)
+}
+
+// step records intent, runs do, records completion.
+func (a *Agent) step(ad *addition, name hoststate.StepName, do func() error) error {
+	ad.att.Intend(name, a.opts.now())
+	if err := a.state.Save(ad.att); err != nil {
+		return fmt.Errorf("save attachment state before %s: %w", name, err)
+	}
+	if err := do(); err != nil {
+		return err
+	}
+	ad.att.Done(name, a.opts.now())
+	if err := a.state.Save(ad.att); err != nil {
+		return fmt.Errorf("save attachment state after %s: %w", name, err)
+	}
+	return nil
+}
+
+// allocate runs the IPAM delegate, or takes runtimeConfig.ips, or none.
+func (a *Agent) allocate(ctx context.Context, ad *addition) error {
+	ad.res = &current.Result{CNIVersion: current.ImplementedSpecVersion}
+	if t := ad.conf.ipamType(); t != "" {
+		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
+		if err := a.state.Save(ad.att); err != nil {
+			return err
+		}
+		res, err := a.ipam.Add(ctx, a.ipamRequest(ad.att, ad.req))
+		if err != nil {
+			return err
+		}
+		ad.res.IPs, ad.res.Routes, ad.res.DNS = res.IPs, res.Routes, res.DNS
+		ad.att.IPAM.Result, _ = json.Marshal(res)
+		return nil
+	}
+	for _, ipn := range ad.conf.ips {
+		ad.res.IPs = append(ad.res.IPs, &current.IPConfig{Address: *ipn})
+	}
+	return nil
+}
+
+func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest) ipam.Request {
+	r := ipam.Request{PluginType: att.IPAM.Type, NetConf: att.IPAM.Config,
+		ContainerID: att.Key.ContainerID, Netns: att.NetnsPath, IfName: att.Key.IfName}
+	if req != nil {
+		r.Args, r.Path = req.Args, filepath.SplitList(req.Path)
+	}
+	return r
+}
+
+// writeLSP writes the Logical_Switch_Port request in one NB transaction.
+func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
+	lsUUID, err := a.nb.switchUUID(ctx, ad.conf.LogicalSwitch)
+	if err != nil {
+		return invalidConfig("logicalSwitch: " + err.Error())
+	}
+	if exists, err := a.nb.lspExists(ctx, ad.att.LSPName); err != nil {
+		return err
+	} else if exists {
+		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's; "+
+			"choose another lspName template", ad.att.LSPName))
+	}
+	chassis, err := a.dpu.WaitChassis(ctx)
+	if err != nil {
+		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
+	}
+	lsp := a.lspFor(ad, chassis)
+	if err := a.nb.createLSP(ctx, lsUUID, lsp); err != nil {
+		return fmt.Errorf("write logical switch port %s: %w", lsp.Name, err)
+	}
+	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", chassis, "addresses", lsp.Addresses)
+	return nil
+}
+
+func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
+	addr := []string{ad.mac.String()}
+	for _, ip := range ad.res.IPs {
+		addr = append(addr, ip.Address.IP.String())
+	}
+	options := map[string]string{
+		"requested-chassis":           chassis,
+		"vif-plug-type":               "representor",
+		"vif-plug:representor:pf-mac": strings.ToLower(ad.vf.PFMAC.String()),
+		"vif-plug:representor:vf-num": strconv.Itoa(ad.vf.VFIndex),
+	}
+	if ad.conf.MTU != 0 {
+		options["vif-plug-mtu-request"] = strconv.Itoa(ad.conf.MTU)
+	}
+	ids := map[string]string{
+		extOwner: a.cfg.Node, extAttachment: ad.att.AttachmentID, extNetwork: ad.conf.Name,
+		extContainerID: ad.att.Key.ContainerID, extIfName: ad.att.Key.IfName, extDeviceID: ad.conf.DeviceID,
+	}
+	if ad.pod.namespace != "" {
+		ids[extPodNamespace] = ad.pod.namespace
+	}
+	if ad.pod.name != "" {
+		ids[extPodName] = ad.pod.name
+	}
+	joined := strings.Join(addr, " ")
+	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{joined},
+		PortSecurity: []string{joined}, Options: options, ExternalIDs: ids}
+}
+
+// moveVF moves the VF into the pod and configures it.
+func (a *Agent) moveVF(ctx context.Context, ad *addition) error {
+	_, err := a.plumber.MoveIn(ctx, netns.MoveInRequest{
+		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
+		MAC: ad.mac, MTU: ad.conf.MTU, IPs: ad.res.IPs, Routes: ad.res.Routes,
+	})
+	if err != nil {
+		return fmt.Errorf("move VF %s (%s) into %s as %s: %w", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname, err)
+	}
+	return nil
+}
+
+// awaitVerdict waits for the DPU to report this attachment READY.
+func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
+	st, err := a.dpu.WaitReady(ctx, ad.att.LSPName, ad.att.AttachmentID)
+	switch {
+	case err == nil:
+		ad.log.Info("attachment ready", "representor", st.Representor, "ofport", st.Ofport)
+		return nil
+	case errors.Is(err, dpuclient.ErrRejected):
+		return types.NewError(codeRejected, "the DPU rejected the attachment: "+st.Reason,
+			fmt.Sprintf("logical port %s, attachment %s, DPU chassis phase %v", ad.att.LSPName, ad.att.AttachmentID, st.Phase))
+	default:
+		return types.NewError(codeNotReady, fmt.Sprintf("not ready within timeoutSeconds=%d: %v", ad.conf.timeout, err), "")
+	}
+}
+
+// rollback undoes a failed ADD with a fresh context: the ADD's own may be
+// what expired.
+func (a *Agent) rollback(ad *addition, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.delTimeout+30*time.Second)
+	defer cancel()
+	ad.log.Warn("ADD failed; undoing its steps", "err", cause)
+	if err := a.undo(ctx, ad.att, ad.req, ad.log); err != nil {
+		ad.log.Error("undo of failed ADD incomplete; a DEL will retry", "err", err)
+	}
+}
+
+// resultJSON renders the CNI result in the config's version.
+func (a *Agent) resultJSON(ad *addition) ([]byte, error) {
+	ad.res.Interfaces = []*current.Interface{{Name: ad.req.Ifname, Mac: ad.mac.String(), Sandbox: ad.req.Netns, PciID: ad.conf.DeviceID}}
+	for _, ip := range ad.res.IPs {
+		ip.Interface = current.Int(0)
+	}
+	versioned, err := ad.res.GetAsVersion(ad.conf.CNIVersion)
+	if err != nil {
+		return nil, types.NewError(types.ErrIncompatibleCNIVersion, "cannot express the result in cniVersion "+ad.conf.CNIVersion, err.Error())
+	}
+	return json.Marshal(versioned)
+}

@@ -1,0 +1,163 @@
+package hostagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// del undoes whatever the attachment's state says was done. It succeeds
+// when there is nothing left to undo, so it is idempotent; it cancels an
+// ADD still running for the same key first.
+func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.delTimeout+30*time.Second)
+	defer cancel()
+	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
+	ctx, done, err := a.locks.Begin(ctx, key, "DEL")
+	if err != nil {
+		return types.NewError(types.ErrTryAgainLater, "could not serialise DEL with the attachment's other operations", err.Error())
+	}
+	defer done()
+	att, err := a.state.Load(key)
+	if errors.Is(err, hoststate.ErrNotFound) {
+		log.Info("DEL: no attachment state; nothing to undo")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load attachment state of %s: %w", key, err)
+	}
+	if err := a.waitReady(ctx); err != nil {
+		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
+	}
+	return a.undo(ctx, att, req, log.With("logical_port", att.LSPName, "attachment", att.AttachmentID))
+}
+
+// undo reverses the recorded steps, latest first, forgetting each one
+// once undone so an interrupted undo resumes where it stopped. It tries
+// every step even when one fails, and deletes the state only when all
+// succeeded. req is the CNI request at hand (DEL, or the ADD that undoes
+// a failed or repeated attachment): IPAM delegates need its CNI_PATH.
+func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+	var errs []error
+	for _, step := range att.UndoSteps() {
+		if err := a.undoStep(ctx, att, step.Name, req, log); err != nil {
+			errs = append(errs, fmt.Errorf("undo %s: %w", step.Name, err))
+			continue
+		}
+		att.Forget(step.Name)
+		if err := a.state.Save(att); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return a.state.Delete(att.Key)
+}
+
+func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.StepName, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+	switch step {
+	case hoststate.StepVFMoved:
+		return a.plumber.MoveOut(ctx, netns.MoveOutRequest{PodNetns: att.NetnsPath, IfName: att.Key.IfName,
+			HostNetns: a.cfg.HostNetns, Original: original(att.VF)})
+	case hoststate.StepLSP:
+		return a.removeLSP(ctx, att, log)
+	case hoststate.StepIPAM:
+		if att.IPAM == nil {
+			return nil
+		}
+		return a.ipam.Del(ctx, a.ipamRequest(att, req))
+	default:
+		return fmt.Errorf("unknown step %q in attachment state", step)
+	}
+}
+
+// removeLSP deletes the attachment's LSP and waits (bounded) for the DPU
+// to unplug it, so a following ADD on the same VF starts clean.
+func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, log *slog.Logger) error {
+	if err := a.nb.deleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
+		return fmt.Errorf("delete logical switch port %s: %w", att.LSPName, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.opts.delTimeout)
+	defer cancel()
+	if err := a.dpu.WaitGone(wctx, att.LSPName, att.AttachmentID); err != nil {
+		log.Warn("DPU did not confirm the unplug in time; continuing", "err", err)
+	}
+	return nil
+}
+
+func original(vf hoststate.VF) netns.Original {
+	o := netns.Original{Name: vf.HostNetdev, MTU: vf.MTU}
+	if mac, err := net.ParseMAC(vf.MAC); err == nil {
+		o.MAC = mac
+	}
+	return o
+}
+
+// check verifies a live attachment: state, LSP, the VF in the pod with its
+// addresses, and the DPU's READY.
+func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest) error {
+	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
+	att, err := a.state.Load(key)
+	if err != nil {
+		return types.NewError(types.ErrUnknownContainer, fmt.Sprintf("no attachment for %s", key), err.Error())
+	}
+	if err := a.waitReady(ctx); err != nil {
+		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
+	}
+	if lsp, err := a.nb.ownLSP(ctx, att.LSPName); err != nil || lsp == nil || lsp.ExternalIDs[extAttachment] != att.AttachmentID {
+		return fmt.Errorf("logical switch port %s of attachment %s is missing from OVN NB", att.LSPName, att.AttachmentID)
+	}
+	if err := a.plumber.Check(ctx, att.NetnsPath, att.Key.IfName, nil); err != nil {
+		return fmt.Errorf("VF %s in the pod: %w", att.DeviceID, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := a.dpu.WaitReady(cctx, att.LSPName, att.AttachmentID); err != nil {
+		return fmt.Errorf("DPU: %w", err)
+	}
+	return nil
+}
+
+// gc undoes this network's attachments that the runtime no longer lists
+// in cni.dev/valid-attachments.
+func (a *Agent) gc(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+	var conf struct {
+		Name  string `json:"name"`
+		Valid []struct {
+			ContainerID string `json:"containerID"`
+			IfName      string `json:"ifname"`
+		} `json:"cni.dev/valid-attachments"`
+	}
+	if err := json.Unmarshal(req.Config, &conf); err != nil {
+		return types.NewError(types.ErrDecodingFailure, "cannot decode the GC configuration", err.Error())
+	}
+	valid := map[hoststate.Key]bool{}
+	for _, v := range conf.Valid {
+		valid[hoststate.Key{ContainerID: v.ContainerID, IfName: v.IfName}] = true
+	}
+	atts, err := a.state.ListByNetwork(conf.Name)
+	if err != nil && len(atts) == 0 {
+		return err
+	}
+	var errs []error
+	for _, att := range atts {
+		if valid[att.Key] {
+			continue
+		}
+		log.Info("GC: removing stale attachment", "key", att.Key.String(), "attachment", att.AttachmentID)
+		del := &ovndpuv1.CNIRequest{Command: "DEL", ContainerId: att.Key.ContainerID, Ifname: att.Key.IfName, Path: req.Path}
+		errs = append(errs, a.del(ctx, del, log))
+	}
+	return errors.Join(errs...)
+}

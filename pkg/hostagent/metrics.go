@@ -1,0 +1,32 @@
+package hostagent
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics of CNI requests, by command and CNI result code ("0" = success).
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ovndpu", Subsystem: "host", Name: "cni_requests_total",
+			Help: "CNI requests served, by command and CNI result code (0 = success).",
+		}, []string{"command", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "ovndpu", Subsystem: "host", Name: "cni_request_duration_seconds",
+			Help:    "Wall time of CNI requests, by command.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}, []string{"command"}),
+	}
+}
+
+// Register adds the agent's metrics to reg.
+func (a *Agent) Register(reg prometheus.Registerer) error {
+	return errors.Join(reg.Register(a.metrics.requests), reg.Register(a.metrics.duration))
+}

@@ -1,0 +1,131 @@
+package hostagent
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+)
+
+// ownerKey and the other LSP external_ids the host agent writes (DESIGN.md).
+const (
+	extOwner        = "ovn-dpu:owner"
+	extAttachment   = "ovn-dpu:attachment"
+	extNetwork      = "ovn-dpu:network"
+	extContainerID  = "ovn-dpu:container-id"
+	extIfName       = "ovn-dpu:ifname"
+	extDeviceID     = "ovn-dpu:device-id"
+	extPodNamespace = "ovn-dpu:pod-namespace"
+	extPodName      = "ovn-dpu:pod-name"
+)
+
+// northbound is the host agent's NB session.
+type northbound struct {
+	c    client.Client
+	node string
+}
+
+// connectNB monitors what ADD and DEL read: every Logical_Switch's name
+// (not its ports column, which on a cloud-sized NB is most of the data) and
+// this node's own LSPs, found by their ovn-dpu:owner.
+func connectNB(ctx context.Context, remotes []string, tlsCfg *tls.Config, node string, log *slog.Logger) (*northbound, error) {
+	dbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return nil, err
+	}
+	c, err := conn.New(dbModel, conn.Config{Remotes: remotes, TLS: tlsCfg, LeaderOnly: true}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Connect(ctx, c, log); err != nil {
+		return nil, err
+	}
+	ls, lsp := &nbdb.LogicalSwitch{}, &nbdb.LogicalSwitchPort{}
+	_, err = c.Monitor(ctx, c.NewMonitor(
+		client.WithTable(ls, &ls.Name),
+		client.WithConditionalTable(lsp,
+			[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: map[string]string{extOwner: node}}},
+			&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses),
+	))
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("monitor OVN NB %v: %w", remotes, err)
+	}
+	return &northbound{c: c, node: node}, nil
+}
+
+// switchUUID finds the logical switch named name. A name several switches
+// share is an error, not a guess: NB does not make names unique.
+func (nb *northbound) switchUUID(ctx context.Context, name string) (string, error) {
+	var found []*nbdb.LogicalSwitch
+	err := nb.c.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name }).List(ctx, &found)
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("logical switch %q does not exist in OVN NB", name)
+	case 1:
+		return found[0].UUID, nil
+	default:
+		return "", fmt.Errorf("logical switch name %q matches %d switches in OVN NB; rename them or use a unique name", name, len(found))
+	}
+}
+
+// ownLSP returns this node's LSP called name, nil when there is none.
+func (nb *northbound) ownLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
+	var found []*nbdb.LogicalSwitchPort
+	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.Name == name }).List(ctx, &found)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return found[0], nil
+}
+
+// lspExists asks the server (not the cache, which holds only our own LSPs)
+// whether any LSP is called name.
+func (nb *northbound) lspExists(ctx context.Context, name string) (bool, error) {
+	res, err := nb.c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: nbdb.LogicalSwitchPortTable,
+		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}, Columns: []string{"_uuid"}})
+	if err != nil {
+		return false, fmt.Errorf("look up logical switch port %s: %w", name, err)
+	}
+	return len(res) == 1 && len(res[0].Rows) > 0, nil
+}
+
+// createLSP writes lsp into the switch in one transaction.
+func (nb *northbound) createLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
+	txn, err := ops.CreateLSP(nb.c, lsUUID, lsp)
+	if err != nil {
+		return err
+	}
+	_, err = ops.Transact(ctx, nb.c, txn)
+	return err
+}
+
+// deleteOwnLSP deletes this node's LSP called name for attachment; it
+// never touches an LSP another owner (or another attachment) holds, and
+// succeeds when the LSP is already gone.
+func (nb *northbound) deleteOwnLSP(ctx context.Context, name, attachment string) error {
+	lsp, err := nb.ownLSP(ctx, name)
+	if err != nil || lsp == nil {
+		return err
+	}
+	if lsp.ExternalIDs[extAttachment] != attachment {
+		return nil // a newer attachment took the name over
+	}
+	txn, err := ops.DeleteLSP(nb.c, lsp.UUID)
+	if err != nil {
+		return err
+	}
+	_, err = ops.Transact(ctx, nb.c, txn)
+	return err
+}

@@ -1,0 +1,68 @@
+package hostagent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// CNI codes of our own (DESIGN.md).
+const (
+	codeRejected     = 100 // the DPU reported ERROR
+	codeNotReady     = 101 // not READY within timeoutSeconds
+	codeVFLookup     = 102 // deviceID is not a usable VF
+	codeStatusFailed = types.ErrPluginNotAvailable
+)
+
+// CNI serves one forwarded CNI request.
+func (a *Agent) CNI(ctx context.Context, req *ovndpuv1.CNIRequest) (*ovndpuv1.CNIResponse, error) {
+	start := time.Now()
+	log := a.log.With("command", req.Command, "container_id", req.ContainerId, "ifname", req.Ifname)
+	result, err := a.dispatch(ctx, req, log)
+	a.metrics.duration.WithLabelValues(req.Command).Observe(time.Since(start).Seconds())
+	if err != nil {
+		cniErr := asCNIError(err)
+		a.metrics.requests.WithLabelValues(req.Command, strconv.Itoa(int(cniErr.Code))).Inc()
+		log.Error("CNI request failed", "code", cniErr.Code, "msg", cniErr.Msg, "details", cniErr.Details, "duration", time.Since(start))
+		return &ovndpuv1.CNIResponse{Error: &ovndpuv1.CNIError{Code: uint32(cniErr.Code), Msg: cniErr.Msg, Details: cniErr.Details}}, nil
+	}
+	a.metrics.requests.WithLabelValues(req.Command, "0").Inc()
+	log.Info("CNI request done", "duration", time.Since(start))
+	return &ovndpuv1.CNIResponse{Result: result}, nil
+}
+
+func (a *Agent) dispatch(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) ([]byte, error) {
+	switch req.Command {
+	case "ADD":
+		return a.add(ctx, req, log)
+	case "DEL":
+		return nil, a.del(ctx, req, log)
+	case "CHECK":
+		return nil, a.check(ctx, req)
+	case "GC":
+		return nil, a.gc(ctx, req, log)
+	case "STATUS":
+		if err := a.Ready(); err != nil {
+			return nil, types.NewError(codeStatusFailed, "ovn-dpu cannot attach pods now", err.Error())
+		}
+		return nil, nil
+	default:
+		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND "+req.Command, "")
+	}
+}
+
+// asCNIError keeps CNI errors as they are and makes any other error a
+// generic internal one (code 999, as the spec reserves for "other").
+func asCNIError(err error) *types.Error {
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) {
+		return cniErr
+	}
+	return types.NewError(types.ErrInternal, err.Error(), "")
+}

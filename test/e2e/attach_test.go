@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil/tlstest"
+	"github.com/ovn-dpu/ovn-dpu/test/testbed"
+)
+
+// env is a bed with both agents, joined by mTLS over the host-dpu link.
+type env struct {
+	bed  *testbed.Bed
+	host *testbed.HostAgent
+	ctx  context.Context
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	bed := testbed.New(t, testbed.Options{HostNetns: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(t)
+	pki := filepath.Join(bed.Dir, "pki")
+	ca := tlstest.MustNewCA(t, "ovn-dpu e2e CA")
+	dpuCert := ca.MustIssue(t, pki, "dpu-agent", tlstest.WithIPs(bed.DPUAddr))
+	hostCert := ca.MustIssue(t, pki, "host-agent")
+	dpuAddr := bed.DPUAddr.String() + ":50151"
+	testbed.Must(bed.StartDPUAgent(ctx, "--listen="+dpuAddr, "--insecure=false", "--representor-wait=1s",
+		"--tls-cert="+dpuCert.Cert, "--tls-key="+dpuCert.Key, "--tls-ca="+dpuCert.CA))(t)
+	host := testbed.Must(bed.StartHostAgent(ctx, dpuAddr,
+		"--tls-cert="+hostCert.Cert, "--tls-key="+hostCert.Key, "--tls-ca="+hostCert.CA))(t)
+	return &env{bed: bed, host: host, ctx: ctx}
+}
+
+// netconf is the network configuration a cluster admin would write.
+func (e *env) netconf(deviceID string, ipam map[string]any, extra map[string]any) map[string]any {
+	conf := map[string]any{
+		"cniVersion": "1.1.0", "name": "ovnnet", "type": "ovn-dpu-cni",
+		"logicalSwitch": "net1", "agentSocket": e.host.Socket, "deviceID": deviceID,
+		"timeoutSeconds": 30,
+	}
+	if ipam != nil {
+		conf["ipam"] = ipam
+	}
+	for k, v := range extra {
+		conf[k] = v
+	}
+	return conf
+}
+
+func (e *env) hostLocal() map[string]any {
+	return map[string]any{"type": "host-local", "dataDir": filepath.Join(e.bed.Dir, "host-local"),
+		"ranges": [][]map[string]any{{{"subnet": "10.30.0.0/24"}}}}
+}
+
+// add runs cnitool add and decodes the result, failing t on a CNI error.
+func (e *env) add(t *testing.T, pod string, conf map[string]any, env ...string) (*current.Result, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	r := e.bed.CNITool(e.ctx, "add", pod, conf, env...)
+	took := time.Since(start)
+	if r.Err != nil {
+		t.Fatalf("cnitool add %s: %v\nstdout: %s\nstderr: %s\nhost agent log:\n%s", pod, r.Err, r.Stdout, r.Stderr, e.bed.Logs(40))
+	}
+	var res current.Result
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+		t.Fatalf("ADD result %q: %v", r.Stdout, err)
+	}
+	return &res, took
+}
+
+func (e *env) del(t *testing.T, pod string, conf map[string]any, env ...string) {
+	t.Helper()
+	if r := e.bed.CNITool(e.ctx, "del", pod, conf, env...); r.Err != nil {
+		t.Fatalf("cnitool del %s: %v\nstdout: %s\nstderr: %s", pod, r.Err, r.Stdout, r.Stderr)
+	}
+}
+
+// lsps lists the LSPs this host agent owns in NB.
+func (e *env) lsps(t *testing.T) []string {
+	t.Helper()
+	out := testbed.Must(e.bed.NBCtl(e.ctx, "--bare", "--columns=name", "find", "Logical_Switch_Port",
+		"external_ids:ovn-dpu\\:owner="+e.host.Node))(t)
+	return strings.Fields(out)
+}
+
+// vfHome checks that vf is back in the host namespace under its name with
+// its MAC.
+func (e *env) vfHome(t *testing.T, vf *testbed.VF) {
+	t.Helper()
+	out, err := e.bed.HostIP(e.ctx, "-o", "link", "show", vf.Netdev)
+	if err != nil {
+		t.Fatalf("VF %s is not home: %v", vf.Netdev, err)
+	}
+	if !strings.Contains(out, vf.MAC.String()) {
+		t.Errorf("VF %s came home with another MAC: %s", vf.Netdev, out)
+	}
+}
+
+// TestAttachTwoPodsPingDelAndReuse: ADD two pods with host-local IPAM,
+// ping between them across OVN, DEL (twice), and ADD again on the same VF.
+func TestAttachTwoPodsPingDelAndReuse(t *testing.T) {
+	e := setup(t)
+	vfs := testbed.Must(e.bed.AddVFs(e.ctx, 0, []int{0, 1}, testbed.VFOptions{}))(t)
+	pods := []string{"a", "b"}
+	var ips []string
+	for i, pod := range pods {
+		ns := testbed.Must(e.bed.AddPod(e.ctx, pod))(t)
+		res, took := e.add(t, ns, e.netconf(vfs[i].PCI, e.hostLocal(), map[string]any{"mtu": 1400}))
+		t.Logf("ADD pod %s: %v", pod, took)
+		if len(res.IPs) != 1 || len(res.Interfaces) != 1 || res.Interfaces[0].PciID != vfs[i].PCI || res.Interfaces[0].Name != "eth0" {
+			t.Fatalf("ADD result %+v: want one IP and interface eth0 with pciID %s", res, vfs[i].PCI)
+		}
+		ips = append(ips, res.IPs[0].Address.IP.String())
+		testbed.Must(0, e.bed.Sysfs().MoveNetdevToPod(vfs[i].PCI))(t)
+	}
+	if err := e.bed.Ping(e.ctx, e.bed.Pod("a"), ips[1]); err != nil {
+		t.Fatal(err)
+	}
+	mtu := testbed.Must(e.bed.InNetns(e.ctx, e.bed.Pod("a"), "cat", "/sys/class/net/eth0/mtu"))(t)
+	if mtu != "1400" {
+		t.Errorf("pod a eth0 mtu = %s, want 1400", mtu)
+	}
+	if got := e.lsps(t); len(got) != 2 {
+		t.Fatalf("host agent owns LSPs %v, want 2", got)
+	}
+
+	conf := e.netconf(vfs[0].PCI, e.hostLocal(), nil)
+	e.del(t, e.bed.Pod("a"), conf)
+	testbed.Must(0, e.bed.Sysfs().MoveNetdevHome(vfs[0].PCI, ""))(t)
+	e.del(t, e.bed.Pod("a"), conf) // DEL again: success
+	e.vfHome(t, vfs[0])
+	if got := e.lsps(t); len(got) != 1 {
+		t.Fatalf("after DEL the host agent owns LSPs %v, want 1", got)
+	}
+	res, took := e.add(t, e.bed.Pod("a"), conf)
+	t.Logf("ADD pod a again on the same VF: %v", took)
+	if err := e.bed.Ping(e.ctx, e.bed.Pod("b"), res.IPs[0].Address.IP.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMultusStyleConfig: top-level deviceID, Kubernetes CNI_ARGS and keys
+// the plugin does not know; static IPAM.
+func TestMultusStyleConfig(t *testing.T) {
+	e := setup(t)
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 3))(t)
+	ns := testbed.Must(e.bed.AddPod(e.ctx, "m"))(t)
+	conf := e.netconf(vf.PCI, map[string]any{"type": "static", "addresses": []map[string]any{{"address": "10.40.0.7/24"}}},
+		map[string]any{"multusExtra": map[string]any{"x": 1}, "resourceName": "nvidia.com/bf_vfs", "lspName": "{podNamespace}_{podName}"})
+	args := "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=abc123"
+	res, _ := e.add(t, ns, conf, args)
+	if got := res.IPs[0].Address.String(); got != "10.40.0.7/24" {
+		t.Errorf("static IP = %s", got)
+	}
+	ids := testbed.Must(e.bed.NBCtl(e.ctx, "get", "Logical_Switch_Port", "prod_web-0", "external_ids"))(t)
+	for _, want := range []string{`"ovn-dpu:pod-namespace"=prod`, `"ovn-dpu:pod-name"=web-0`, `"ovn-dpu:network"=ovnnet`} {
+		if !strings.Contains(ids, want) {
+			t.Errorf("LSP external_ids %s lack %s", ids, want)
+		}
+	}
+	e.del(t, ns, conf, args)
+	if got := e.lsps(t); len(got) != 0 {
+		t.Fatalf("LSPs left after DEL: %v", got)
+	}
+}
+
+// TestVFWithoutRepresentorFailsFast: the DPU has no representor for the VF,
+// so ADD fails with code 100 naming the problem well before timeoutSeconds,
+// and nothing is left behind.
+func TestVFWithoutRepresentorFailsFast(t *testing.T) {
+	e := setup(t)
+	vf := testbed.Must(e.bed.AddVFs(e.ctx, 0, []int{5}, testbed.VFOptions{Unpublished: true}))(t)[0]
+	ns := testbed.Must(e.bed.AddPod(e.ctx, "x"))(t)
+	conf := e.netconf(vf.PCI, e.hostLocal(), nil)
+	start := time.Now()
+	r := e.bed.ExecPlugin(e.ctx, "ADD", "ctr-x", ns, "eth0", conf)
+	took := time.Since(start)
+	t.Logf("ADD with no representor failed after %v: %s", took, r.Stdout)
+	code, msg := r.CNIError()
+	if r.Err == nil || code != 100 || !strings.Contains(msg, "no representor for pf-mac "+vf.PFMAC.String()) {
+		t.Fatalf("ADD: err %v, code %d, msg %q; want code 100 naming the missing representor", r.Err, code, msg)
+	}
+	if took > 15*time.Second {
+		t.Errorf("ADD took %v to fail; timeoutSeconds is 30 and the DPU knew at once", took)
+	}
+	if got := e.lsps(t); len(got) != 0 {
+		t.Errorf("LSPs left after the failed ADD: %v", got)
+	}
+	e.vfHome(t, vf)
+}
+
+// TestHostAgentRestartBetweenAddAndDel: the host agent is killed after
+// ADD; DEL served by the restarted agent still cleans up from its state.
+func TestHostAgentRestartBetweenAddAndDel(t *testing.T) {
+	e := setup(t)
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 2))(t)
+	ns := testbed.Must(e.bed.AddPod(e.ctx, "r"))(t)
+	conf := e.netconf(vf.PCI, e.hostLocal(), nil)
+	e.add(t, ns, conf)
+	e.host.Kill()
+	testbed.Must(0, e.host.Restart(e.ctx))(t)
+	e.del(t, ns, conf)
+	e.vfHome(t, vf)
+	if got := e.lsps(t); len(got) != 0 {
+		t.Fatalf("LSPs left after DEL by the restarted agent: %v", got)
+	}
+	leases := testbed.Must(e.bed.InNetns(e.ctx, "", "ls", filepath.Join(e.bed.Dir, "host-local", "ovnnet")))(t)
+	if strings.Contains(leases, "10.30.0.") {
+		t.Errorf("host-local lease not released: %s", leases)
+	}
+}

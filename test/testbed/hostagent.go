@@ -1,0 +1,133 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// HostAgent is an ovn-dpu-host-agent process in the bed's host namespace.
+type HostAgent struct {
+	bed      *Bed
+	d        *daemon
+	Socket   string // the CNI plugin's agentSocket
+	StateDir string
+	Log      string
+	Node     string
+	argv     []string
+}
+
+// StartHostAgent runs ovn-dpu-host-agent in the host namespace (the bed
+// needs Options.HostNetns) against NB, the fake sysfs tree and the DPU
+// agent at dpuAddr, with extra flags appended.
+func (b *Bed) StartHostAgent(ctx context.Context, dpuAddr string, extra ...string) (*HostAgent, error) {
+	if b.HostNetns == "" {
+		return nil, errors.New("StartHostAgent needs a bed with Options.HostNetns")
+	}
+	bin, err := Binary("ovn-dpu-host-agent")
+	if err != nil {
+		return nil, err
+	}
+	h := &HostAgent{bed: b, Socket: filepath.Join(b.Dir, "host", "agent.sock"),
+		StateDir: filepath.Join(b.Dir, "host", "state"), Node: "host-" + b.ID}
+	h.argv = append([]string{bin, "--nb=" + b.NBRemote, "--dpu=" + dpuAddr, "--socket=" + h.Socket,
+		"--sysfs-root=" + b.SysfsRoot(), "--state-dir=" + h.StateDir, "--node-name=" + h.Node, "--log-level=debug"}, extra...)
+	return h, h.start(ctx)
+}
+
+func (h *HostAgent) start(ctx context.Context) error {
+	b := h.bed
+	b.mu.Lock()
+	b.agents++
+	name := fmt.Sprintf("host-agent-%d", b.agents)
+	b.mu.Unlock()
+	h.Log = filepath.Join(b.Dir, name+".stderr")
+	if err := os.Remove(h.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var err error
+	if h.d, err = b.startProcess(name, b.HostNetns, h.Log, h.argv...); err != nil {
+		return err
+	}
+	return b.waitLogged(ctx, h.Log, `msg="ovn-dpu-host-agent serving"`)
+}
+
+// Kill ends the host agent with SIGKILL; Restart starts it again with the
+// same flags and state.
+func (h *HostAgent) Kill() {
+	_ = syscall.Kill(-h.d.cmd.Process.Pid, syscall.SIGKILL)
+	<-h.d.done
+	h.bed.forget(h.d)
+}
+
+// Restart starts a killed host agent again.
+func (h *HostAgent) Restart(ctx context.Context) error { return h.start(ctx) }
+
+// CNIResult is what one cnitool run printed.
+type CNIResult struct {
+	Stdout, Stderr string
+	Err            error
+}
+
+// CNIError decodes a CNI error printed on stdout (zero Code when none).
+func (r CNIResult) CNIError() (code uint, msg string) {
+	var e struct {
+		Code uint   `json:"code"`
+		Msg  string `json:"msg"`
+	}
+	_ = json.Unmarshal([]byte(r.Stdout), &e)
+	return e.Code, e.Msg
+}
+
+// CNITool runs `cnitool command network pod-netns` the way a person would,
+// with the bed's binaries as CNI_PATH, the network config conf (written to
+// a NETCONFPATH of its own) and extra environment (CNI_ARGS=...,
+// CNI_IFNAME=...).
+func (b *Bed) CNITool(ctx context.Context, command, pod string, conf map[string]any, env ...string) CNIResult {
+	dir, err := BinDir()
+	if err != nil {
+		return CNIResult{Err: err}
+	}
+	confDir, err := os.MkdirTemp(b.Dir, "netconf-")
+	if err != nil {
+		return CNIResult{Err: err}
+	}
+	data, _ := json.Marshal(conf)
+	if err := os.WriteFile(filepath.Join(confDir, "10-net.conf"), data, 0o644); err != nil {
+		return CNIResult{Err: err}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "cnitool"), command, fmt.Sprint(conf["name"]), "/var/run/netns/"+pod)
+	cmd.Env = append(os.Environ(), "CNI_PATH="+dir, "NETCONFPATH="+confDir)
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	return CNIResult{Stdout: strings.TrimSpace(stdout.String()), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+}
+
+// ExecPlugin runs ovn-dpu-cni directly, as a container runtime does (CNI_*
+// environment, config on stdin), so a test sees the CNI error code on
+// stdout that cnitool would fold into a message.
+func (b *Bed) ExecPlugin(ctx context.Context, command, containerID, pod, ifname string, conf map[string]any, env ...string) CNIResult {
+	dir, err := BinDir()
+	if err != nil {
+		return CNIResult{Err: err}
+	}
+	data, _ := json.Marshal(conf)
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "ovn-dpu-cni"))
+	cmd.Env = append(os.Environ(), "CNI_COMMAND="+command, "CNI_CONTAINERID="+containerID,
+		"CNI_NETNS=/var/run/netns/"+pod, "CNI_IFNAME="+ifname, "CNI_PATH="+dir)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = bytes.NewReader(data)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	return CNIResult{Stdout: strings.TrimSpace(stdout.String()), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+}
