@@ -41,7 +41,7 @@ func BinDir() (string, error) {
 		return dir, nil
 	}
 	binaries.once.Do(func() {
-		binaries.dir, binaries.err = os.MkdirTemp("", "odpu-bin-")
+		binaries.dir, binaries.err = os.MkdirTemp("", fmt.Sprintf("%sbin-%d-", nsPrefix, os.Getpid()))
 		if binaries.err != nil {
 			return
 		}

@@ -92,6 +92,7 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 		}
 	}()
 	sweepStaleNetns(ctx, b)
+	sweepStaleDirs()
 	// An empty devlink listing from the start, as a DPU without VFs has.
 	if err := b.writeDevlinkLocked(); err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func newBed(opts Options) (*Bed, error) {
 	}
 	// A short dir under /tmp: unix socket paths must stay under 108 bytes,
 	// which t.TempDir() paths with long test names do not.
-	dir, err := os.MkdirTemp("", "odpu-"+b.ID+"-")
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-%s-", nsPrefix, os.Getpid(), b.ID))
 	if err != nil {
 		return nil, err
 	}

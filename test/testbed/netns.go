@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,20 @@ func sweepStaleNetns(ctx context.Context, b *Bed) {
 			continue
 		}
 		_, _ = b.run(ctx, "ip", "netns", "del", name)
+	}
+}
+
+// sweepStaleDirs removes the temp dirs (beds, built binaries) of test
+// processes that no longer run; their names carry the owner's pid.
+func sweepStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), nsPrefix+"*"))
+	for _, dir := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(dir), nsPrefix)
+		rest = strings.TrimPrefix(rest, "bin-")
+		pidStr, _, _ := strings.Cut(rest, "-")
+		if pid, err := strconv.Atoi(pidStr); err == nil && !processAlive(pid) {
+			_ = os.RemoveAll(dir)
+		}
 	}
 }
 

@@ -1,22 +1,29 @@
 // Command ovn-dpu-sandbox runs the demo on the real-OVN test bed (package
-// testbed): it starts OVN, attaches two fake-VF pods, pings between them,
-// prints timings and tears everything down, also on Ctrl-C.
+// testbed): OVN central, a "dpu" namespace with OVS, ovn-controller and
+// ovn-dpu-agent, a "host" namespace with ovn-dpu-host-agent, two fake VFs;
+// then it attaches two pods with cnitool, pings between them, detaches
+// them and tears everything down (also on Ctrl-C).
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil/tlstest"
 	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
 
 func main() {
-	keep := flag.Bool("keep", false, "leave the bed running until Ctrl-C, to look around")
+	keep := flag.Bool("keep", false, "after the demo, leave the sandbox running until Ctrl-C, to look around")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -26,49 +33,122 @@ func main() {
 	}
 }
 
+type sandbox struct {
+	bed  *testbed.Bed
+	host *testbed.HostAgent
+}
+
 func run(ctx context.Context, keep bool) error {
 	start := time.Now()
-	bed, err := testbed.Start(ctx, testbed.Options{})
+	s, err := startSandbox(ctx)
+	if s != nil {
+		defer s.bed.Close()
+	}
 	if err != nil {
 		return err
 	}
-	defer bed.Close()
-	step("sandbox up: NB, SB, northd; dpu namespace %s with ovs-vswitchd (netdev) and ovn-controller as chassis %s (%v)",
-		bed.DPUNetns, bed.Chassis, since(start))
-	if _, err := bed.NBCtl(ctx, "ls-add", "demo"); err != nil {
-		return err
-	}
-	pods := []struct{ name, cidr string }{{"pod-a", "10.10.0.1/24"}, {"pod-b", "10.10.0.2/24"}}
-	for i, p := range pods {
-		t0 := time.Now()
-		vf, err := bed.AddVF(ctx, 0, i)
+	step("sandbox up in %v: OVN NB/SB/northd; dpu namespace %s (ovs-vswitchd netdev datapath, ovn-controller as chassis %s, ovn-dpu-agent on %s:50151 with mTLS); host namespace %s (ovn-dpu-host-agent)",
+		since(start), s.bed.DPUNetns, s.bed.Chassis, s.bed.DPUAddr, s.bed.HostNetns)
+	pods := []string{"pod-a", "pod-b"}
+	ips := map[string]string{}
+	for i, pod := range pods {
+		ip, err := s.attach(ctx, pod, i)
 		if err != nil {
 			return err
 		}
-		ns, err := bed.AddPod(ctx, p.name)
-		if err != nil {
-			return err
-		}
-		if err := bed.HandAttach(ctx, "demo", vf, p.name, ns, p.cidr); err != nil {
-			return err
-		}
-		if err := bed.WaitLSPUp(ctx, p.name); err != nil {
-			return err
-		}
-		step("%s: VF %s in the pod, representor %s plugged by hand, LSP up=true (%v)", p.name, vf.Netdev, vf.Representor, since(t0))
+		ips[pod] = ip
 	}
-	ns := bed.Pod("pod-a")
-	if err := bed.Ping(ctx, ns, "10.10.0.2"); err != nil {
-		return err
+	out, err := s.bed.InNetns(ctx, s.bed.Pod("pod-a"), "ping", "-c", "3", "-i", "0.2", ips["pod-b"])
+	if err != nil {
+		return fmt.Errorf("pod-a cannot ping pod-b: %w\n%s", err, out)
 	}
-	out, _ := bed.InNetns(ctx, ns, "ping", "-c", "3", "-i", "0.2", "10.10.0.2")
 	fmt.Println(out)
-	step("pod-a pings pod-b across OVN; total %v", since(start))
+	step("pod-a (%s) pings pod-b (%s) across OVN", ips["pod-a"], ips["pod-b"])
 	if keep {
-		fmt.Printf("bed dir %s; NB %s; SB %s; OVS %s. Ctrl-C to tear down.\n", bed.Dir, bed.NBRemote, bed.SBRemote, bed.OVSRemote)
+		fmt.Printf("sandbox dir %s (logs, databases); NB %s. Ctrl-C to tear down.\n", s.bed.Dir, s.bed.NBRemote)
 		<-ctx.Done()
 	}
+	for i, pod := range pods {
+		t0 := time.Now()
+		if r := s.bed.CNITool(context.Background(), "del", s.bed.Pod(pod), s.netconf(i)); r.Err != nil {
+			return fmt.Errorf("cnitool del %s: %w: %s", pod, r.Err, r.Stderr)
+		}
+		step("cnitool del %s: %v", pod, since(t0))
+	}
+	step("done in %v; tearing down", since(start))
 	return nil
+}
+
+func startSandbox(ctx context.Context) (*sandbox, error) {
+	bed, err := testbed.Start(ctx, testbed.Options{HostNetns: true})
+	if err != nil {
+		return nil, err
+	}
+	s := &sandbox{bed: bed}
+	if _, err := bed.NBCtl(ctx, "ls-add", "demo"); err != nil {
+		return s, err
+	}
+	if _, err := bed.AddVFs(ctx, 0, []int{0, 1}, testbed.VFOptions{}); err != nil {
+		return s, err
+	}
+	ca, err := tlstest.NewCA("ovn-dpu demo CA")
+	if err != nil {
+		return s, err
+	}
+	pki := filepath.Join(bed.Dir, "pki")
+	dpuCert, err := ca.Issue(pki, "dpu-agent", tlstest.WithIPs(bed.DPUAddr))
+	if err != nil {
+		return s, err
+	}
+	hostCert, err := ca.Issue(pki, "host-agent")
+	if err != nil {
+		return s, err
+	}
+	dpuAddr := bed.DPUAddr.String() + ":50151"
+	if _, err := bed.StartDPUAgent(ctx, "--listen="+dpuAddr, "--insecure=false", "--log-level=info",
+		"--tls-cert="+dpuCert.Cert, "--tls-key="+dpuCert.Key, "--tls-ca="+dpuCert.CA); err != nil {
+		return s, err
+	}
+	s.host, err = bed.StartHostAgent(ctx, dpuAddr, "--log-level=info",
+		"--tls-cert="+hostCert.Cert, "--tls-key="+hostCert.Key, "--tls-ca="+hostCert.CA)
+	return s, err
+}
+
+// netconf is pod i's network configuration: the demo switch, VF i, and
+// host-local addresses.
+func (s *sandbox) netconf(i int) map[string]any {
+	return map[string]any{
+		"cniVersion": "1.1.0", "name": "demo", "type": "ovn-dpu-cni",
+		"logicalSwitch": "demo", "agentSocket": s.host.Socket,
+		"deviceID": fmt.Sprintf("0000:10:01.%d", i), "mtu": 1400,
+		"ipam": map[string]any{"type": "host-local", "dataDir": filepath.Join(s.bed.Dir, "host-local"),
+			"ranges": [][]map[string]any{{{"subnet": "10.10.0.0/24"}}}},
+	}
+}
+
+// attach runs cnitool add for pod with VF i and returns the pod's IP.
+func (s *sandbox) attach(ctx context.Context, pod string, i int) (string, error) {
+	ns, err := s.bed.AddPod(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	t0 := time.Now()
+	r := s.bed.CNITool(ctx, "add", ns, s.netconf(i))
+	took := since(t0)
+	if r.Err != nil {
+		return "", fmt.Errorf("cnitool add %s: %w: %s%s", pod, r.Err, r.Stdout, r.Stderr)
+	}
+	var res struct {
+		IPs []struct {
+			Address string `json:"address"`
+		} `json:"ips"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || len(res.IPs) == 0 {
+		return "", errors.Join(fmt.Errorf("cnitool add %s printed no address: %s", pod, r.Stdout), err)
+	}
+	step("cnitool add %s (VF 0000:10:01.%d): %v, address %s", pod, i, took, res.IPs[0].Address)
+	ip, _, _ := strings.Cut(res.IPs[0].Address, "/")
+	return ip, nil
 }
 
 func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
