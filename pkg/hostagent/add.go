@@ -144,33 +144,44 @@ func newAttachmentID() string {
 	return hex.EncodeToString(b)
 }
 
-// runSteps performs the side effects in order: addresses, the LSP request,
-// the VF move; then waits for the DPU's verdict.
+// runSteps performs the side effects: addresses first (the LSP and the pod
+// need them), then the LSP request and the VF move in parallel — the DPU
+// works on the request while the VF is plumbed — then waits for the DPU's
+// verdict.
 func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
-	if err := a.step(ad, hoststate.StepIPAM, func() error { return a.allocate(ctx, ad) }); err != nil {
+	if err := a.step(ad, func() error { return a.allocate(ctx, ad) }, hoststate.StepIPAM); err != nil {
 		return err
 	}
-	if err := a.step(ad, hoststate.StepLSP, func() error { return a.writeLSP(ctx, ad) }); err != nil {
-		return err
-	}
-	if err := a.step(ad, hoststate.StepVFMoved, func() error { return a.moveVF(ctx, ad) }); err != nil {
+	err := a.step(ad, func() error {
+		lspErr := make(chan error, 1)
+		go func() { lspErr <- a.writeLSP(ctx, ad) }()
+		moveErr := a.moveVF(ctx, ad)
+		return errors.Join(<-lspErr, moveErr)
+	}, hoststate.StepLSP, hoststate.StepVFMoved)
+	if err != nil {
 		return err
 	}
 	return a.awaitVerdict(ctx, ad)
 }
 
-// step records intent, runs do, records completion.
-func (a *Agent) step(ad *addition, name hoststate.StepName, do func() error) error {
-	ad.att.Intend(name, a.opts.now())
+// step records the intent of steps, runs do, and records them done. Steps
+// run together are undone together: undoing one that never happened is a
+// no-op.
+func (a *Agent) step(ad *addition, do func() error, names ...hoststate.StepName) error {
+	for _, name := range names {
+		ad.att.Intend(name, a.opts.now())
+	}
 	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state before %s: %w", name, err)
+		return fmt.Errorf("save attachment state before %v: %w", names, err)
 	}
 	if err := do(); err != nil {
 		return err
 	}
-	ad.att.Done(name, a.opts.now())
+	for _, name := range names {
+		ad.att.Done(name, a.opts.now())
+	}
 	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state after %s: %w", name, err)
+		return fmt.Errorf("save attachment state after %v: %w", names, err)
 	}
 	return nil
 }
