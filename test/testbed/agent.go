@@ -107,11 +107,7 @@ func (a *DPUAgent) Dial() (*grpc.ClientConn, error) {
 }
 
 // Kill ends the agent with SIGKILL, as a crash or OOM would.
-func (a *DPUAgent) Kill() {
-	_ = syscall.Kill(-a.d.cmd.Process.Pid, syscall.SIGKILL)
-	<-a.d.done
-	a.bed.forget(a.d)
-}
+func (a *DPUAgent) Kill() { a.bed.kill(a.d) }
 
 // Stop sends SIGTERM and waits for a clean exit.
 func (a *DPUAgent) Stop() error {

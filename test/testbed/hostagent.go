@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // HostAgent is an ovn-dpu-host-agent process in the bed's host namespace.
@@ -61,11 +60,7 @@ func (h *HostAgent) start(ctx context.Context) error {
 
 // Kill ends the host agent with SIGKILL; Restart starts it again with the
 // same flags and state.
-func (h *HostAgent) Kill() {
-	_ = syscall.Kill(-h.d.cmd.Process.Pid, syscall.SIGKILL)
-	<-h.d.done
-	h.bed.forget(h.d)
-}
+func (h *HostAgent) Kill() { h.bed.kill(h.d) }
 
 // Restart starts a killed host agent again.
 func (h *HostAgent) Restart(ctx context.Context) error { return h.start(ctx) }

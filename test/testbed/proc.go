@@ -61,6 +61,14 @@ func (b *Bed) startProcess(name, netns, logFile string, argv ...string) (*daemon
 	return d, nil
 }
 
+// kill ends d with SIGKILL, as a crash or the OOM killer would, and
+// forgets it.
+func (b *Bed) kill(d *daemon) {
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	<-d.done
+	b.forget(d)
+}
+
 // forget drops d from the daemons whose death fails readiness checks and
 // that Close stops, after the caller stopped it on purpose.
 func (b *Bed) forget(d *daemon) {
