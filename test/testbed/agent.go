@@ -132,3 +132,6 @@ func (b *Bed) waitLogged(ctx context.Context, log, line string) error {
 		return nil
 	})
 }
+
+// Pid is the agent's process id (ip netns exec execs, so it is the agent).
+func (a *DPUAgent) Pid() int { return a.d.cmd.Process.Pid }
