@@ -217,3 +217,29 @@ func TestHostAgentRestartBetweenAddAndDel(t *testing.T) {
 		t.Errorf("host-local lease not released: %s", leases)
 	}
 }
+
+// TestCheckStatusAndGC: the other verbs reach the host agent too. STATUS
+// passes with both agents up, CHECK passes on a live attachment, and GC
+// with no valid attachments removes it (LSP gone, VF home).
+func TestCheckStatusAndGC(t *testing.T) {
+	e := setup(t)
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 4))(t)
+	ns := testbed.Must(e.bed.AddPod(e.ctx, "g"))(t)
+	conf := e.netconf(vf.PCI, e.hostLocal(), nil)
+	for _, verb := range []string{"status"} {
+		if r := e.bed.CNITool(e.ctx, verb, ns, conf); r.Err != nil {
+			t.Fatalf("cnitool %s: %v: %s %s", verb, r.Err, r.Stdout, r.Stderr)
+		}
+	}
+	e.add(t, ns, conf)
+	if r := e.bed.CNITool(e.ctx, "check", ns, conf); r.Err != nil {
+		t.Fatalf("cnitool check: %v: %s %s", r.Err, r.Stdout, r.Stderr)
+	}
+	if r := e.bed.CNITool(e.ctx, "gc", ns, conf); r.Err != nil {
+		t.Fatalf("cnitool gc: %v: %s %s", r.Err, r.Stdout, r.Stderr)
+	}
+	if got := e.lsps(t); len(got) != 0 {
+		t.Fatalf("LSPs left after GC with no valid attachments: %v", got)
+	}
+	e.vfHome(t, vf)
+}
