@@ -220,7 +220,9 @@ func TestHostAgentRestartBetweenAddAndDel(t *testing.T) {
 
 // TestCheckStatusAndGC: the other verbs reach the host agent too. STATUS
 // passes with both agents up, CHECK passes on a live attachment, and GC
-// with no valid attachments removes it (LSP gone, VF home).
+// removes the attachments its valid list omits (LSP gone, VF home). GC is
+// run as a runtime runs it, straight at the plugin: cnitool's gc DELs
+// from its own cache first and would leave our GC nothing to do.
 func TestCheckStatusAndGC(t *testing.T) {
 	e := setup(t)
 	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 4))(t)
@@ -235,8 +237,10 @@ func TestCheckStatusAndGC(t *testing.T) {
 	if r := e.bed.CNITool(e.ctx, "check", ns, conf); r.Err != nil {
 		t.Fatalf("cnitool check: %v: %s %s", r.Err, r.Stdout, r.Stderr)
 	}
-	if r := e.bed.CNITool(e.ctx, "gc", ns, conf); r.Err != nil {
-		t.Fatalf("cnitool gc: %v: %s %s", r.Err, r.Stdout, r.Stderr)
+	gcConf := e.netconf(vf.PCI, e.hostLocal(), map[string]any{
+		"cni.dev/valid-attachments": []map[string]string{{"containerID": "some-other-pod", "ifname": "eth0"}}})
+	if r := e.bed.ExecPlugin(e.ctx, "GC", "", "", "", gcConf); r.Err != nil {
+		t.Fatalf("GC: %v: %s %s", r.Err, r.Stdout, r.Stderr)
 	}
 	if got := e.lsps(t); len(got) != 0 {
 		t.Fatalf("LSPs left after GC with no valid attachments: %v", got)

@@ -117,8 +117,10 @@ func (b *Bed) ExecPlugin(ctx context.Context, command, containerID, pod, ifname 
 	}
 	data, _ := json.Marshal(conf)
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "ovn-dpu-cni"))
-	cmd.Env = append(os.Environ(), "CNI_COMMAND="+command, "CNI_CONTAINERID="+containerID,
-		"CNI_NETNS=/var/run/netns/"+pod, "CNI_IFNAME="+ifname, "CNI_PATH="+dir)
+	cmd.Env = append(os.Environ(), "CNI_COMMAND="+command, "CNI_PATH="+dir)
+	if command != "GC" && command != "STATUS" { // these take no attachment
+		cmd.Env = append(cmd.Env, "CNI_CONTAINERID="+containerID, "CNI_NETNS=/var/run/netns/"+pod, "CNI_IFNAME="+ifname)
+	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = bytes.NewReader(data)
 	var stdout, stderr bytes.Buffer
