@@ -40,9 +40,10 @@ type waiter struct {
 	cancel  context.CancelCauseFunc
 }
 
-// Lock waits until the key is free (or ctx ends) and holds it until unlock
-// is called. It neither cancels nor can be cancelled by other work on the
-// key; GC uses it. unlock may be called more than once.
+// Lock waits its turn for the key (or until ctx ends) and holds it until
+// unlock is called. It neither cancels nor can be cancelled by other work on
+// the key, which suits work that is neither ADD nor DEL, such as GC
+// examining a record. unlock may be called more than once.
 func (l *Locker) Lock(ctx context.Context, key Key) (unlock func(), err error) {
 	_, done, err := l.Begin(ctx, key, "")
 	return done, err

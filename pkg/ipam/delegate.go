@@ -51,7 +51,8 @@ type Delegate struct {
 	Env []string
 	// OnStderr, if set, receives what a plugin wrote to stderr during a
 	// successful run (a failed run's stderr is in the returned error).
-	// It may be called concurrently.
+	// It may be called concurrently. Only the default Exec captures
+	// stderr.
 	OnStderr func(req *Request, command string, stderr []byte)
 }
 

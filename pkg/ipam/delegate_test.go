@@ -50,11 +50,45 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
+	// Scripts are written here, before any test runs: writing an executable
+	// while another goroutine forks lets the child inherit the open file,
+	// and exec'ing the script then fails with ETXTBSY.
+	for name, body := range scriptPlugins {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	pluginDir = dir
 	for _, v := range []string{"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH", "CNI_EXTRA"} {
 		os.Setenv(v, processPoison)
 	}
 	return m.Run()
+}
+
+// scriptPlugins are fake plugins; they write into $OVN_DPU_TEST_OUT, a
+// directory of the test that runs them.
+var scriptPlugins = map[string]string{
+	// envdump records its environment and stdin per command.
+	"envdump": `#!/bin/sh
+out="$OVN_DPU_TEST_OUT"
+[ -n "$out" ] || exit 1
+env > "$out/env.$CNI_COMMAND"
+cat > "$out/stdin.$CNI_COMMAND"
+printf '{"cniVersion":"1.1.0","ips":[{"address":"192.0.2.7/24"}]}'
+`,
+	"chatty": `#!/bin/sh
+echo chatty >&2
+printf '{"cniVersion":"1.1.0"}'
+`,
+	// hang signals through the FIFO $OVN_DPU_TEST_OUT/started that it runs,
+	// then hangs; exec, so that the process a cancel kills is the one
+	// holding stdout open.
+	"hang": `#!/bin/sh
+[ -n "$OVN_DPU_TEST_OUT" ] || exit 1
+echo up > "$OVN_DPU_TEST_OUT/started"
+exec sleep 3600
+`,
 }
 
 func hostLocalConf(t *testing.T, version, dataDir, start, end string) []byte {
@@ -291,23 +325,6 @@ func TestConcurrentAddsKeepTheirOwnEnvironment(t *testing.T) {
 	}
 }
 
-// envDumpPlugin writes a plugin that records its environment and stdin
-// next to itself and returns a fixed result.
-func envDumpPlugin(t *testing.T) (dir string) {
-	t.Helper()
-	dir = t.TempDir()
-	script := `#!/bin/sh
-d=$(dirname "$0")
-env > "$d/env.$CNI_COMMAND"
-cat > "$d/stdin.$CNI_COMMAND"
-printf '{"cniVersion":"1.1.0","ips":[{"address":"192.0.2.7/24"}]}'
-`
-	if err := os.WriteFile(filepath.Join(dir, "envdump"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func readEnv(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -348,9 +365,10 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 	}
 
 	// The recording plugin shows the whole environment, for every command.
-	dir := envDumpPlugin(t)
+	dir := t.TempDir()
+	t.Setenv("OVN_DPU_TEST_OUT", dir)
 	dumpConf := []byte(`{"cniVersion":"1.1.0","name":"net1","ipam":{"type":"envdump"}}`)
-	r := Request{NetConf: dumpConf, ContainerID: "own-id", Netns: "/run/netns/x", IfName: "eth7", Args: "A=1;B=2", Path: []string{dir, pluginDir}}
+	r := Request{NetConf: dumpConf, ContainerID: "own-id", Netns: "/run/netns/x", IfName: "eth7", Args: "A=1;B=2", Path: []string{"/nonexistent", pluginDir}}
 	ctx := context.Background()
 	res, err = d.Add(ctx, r)
 	if err != nil {
@@ -368,7 +386,7 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 	if err := d.GC(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	wantPath := dir + string(os.PathListSeparator) + pluginDir
+	wantPath := "/nonexistent" + string(os.PathListSeparator) + pluginDir
 	for _, cmd := range []string{"ADD", "CHECK", "DEL", "GC"} {
 		env := readEnv(t, filepath.Join(dir, "env."+cmd))
 		for k, v := range env {
@@ -379,7 +397,7 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 		want := map[string]string{
 			"CNI_COMMAND": cmd, "CNI_PATH": wantPath,
 			"CNI_CONTAINERID": "own-id", "CNI_NETNS": "/run/netns/x", "CNI_IFNAME": "eth7", "CNI_ARGS": "A=1;B=2",
-			"OVN_DPU_TEST_INHERITED": "yes",
+			"OVN_DPU_TEST_INHERITED": "yes", "OVN_DPU_TEST_OUT": dir,
 		}
 		if cmd == "GC" {
 			// GC concerns the whole network, not one attachment.
@@ -404,9 +422,9 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 
 func TestExplicitBaseEnvironment(t *testing.T) {
 	t.Parallel()
-	dir := envDumpPlugin(t)
-	d := Delegate{Env: []string{"PATH=/usr/bin:/bin", "ONLY_THIS=1", "CNI_NETNS=from-base"}}
-	r := Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"envdump"}}`), ContainerID: "c", IfName: "e", Path: []string{dir}}
+	dir := t.TempDir()
+	d := Delegate{Env: []string{"PATH=/usr/bin:/bin", "ONLY_THIS=1", "CNI_NETNS=from-base", "OVN_DPU_TEST_OUT=" + dir}}
+	r := Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"envdump"}}`), ContainerID: "c", IfName: "e", Path: []string{pluginDir}}
 	if _, err := d.Add(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -421,11 +439,6 @@ func TestExplicitBaseEnvironment(t *testing.T) {
 
 func TestStderrReported(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	script := "#!/bin/sh\necho chatty >&2\nprintf '{\"cniVersion\":\"1.1.0\"}'\n"
-	if err := os.WriteFile(filepath.Join(dir, "chatty"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var (
 		mu  sync.Mutex
 		got []string
@@ -435,7 +448,7 @@ func TestStderrReported(t *testing.T) {
 		defer mu.Unlock()
 		got = append(got, r.PluginType+" "+cmd+" "+strings.TrimSpace(string(stderr)))
 	}}
-	r := Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"chatty"}}`), ContainerID: "c", IfName: "e", Path: []string{dir}}
+	r := Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"chatty"}}`), ContainerID: "c", IfName: "e", Path: []string{pluginDir}}
 	if _, err := d.Add(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -451,22 +464,31 @@ func TestCancelKillsPlugin(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// exec, so that the killed process is the one holding stdout open.
-	script := "#!/bin/sh\necho up > \"$(dirname \"$0\")/started\"\nexec sleep 3600\n"
-	if err := os.WriteFile(filepath.Join(dir, "hang"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		var d Delegate
-		_, err := d.Add(ctx, Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"hang"}}`), ContainerID: "c", IfName: "e", Path: []string{dir}})
+		d := Delegate{Env: []string{"PATH=" + os.Getenv("PATH"), "OVN_DPU_TEST_OUT=" + dir}}
+		_, err := d.Add(ctx, Request{NetConf: []byte(`{"cniVersion":"1.1.0","name":"n","ipam":{"type":"hang"}}`), ContainerID: "c", IfName: "e", Path: []string{pluginDir}})
 		errc <- err
 	}()
-	// Opening the FIFO blocks until the plugin is running.
-	if _, err := os.ReadFile(fifo); err != nil {
-		t.Fatal(err)
+	started := make(chan error, 1)
+	go func() {
+		// Opening the FIFO blocks until the plugin is running.
+		_, err := os.ReadFile(fifo)
+		started <- err
+	}()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-errc:
+		// Let the reader's open return, so its goroutine ends.
+		if f, oerr := os.OpenFile(fifo, os.O_RDWR, 0); oerr == nil {
+			f.Close()
+		}
+		t.Fatalf("plugin ended before it was cancelled: %v", err)
 	}
 	cancel()
 	if err := <-errc; err == nil {
