@@ -1,6 +1,7 @@
-// Package ovndpuv1 is the generated Go of the DPU agent's gRPC API
-// dpuagent.proto: the DPU agent's WatchPorts and Info; hostagent.proto: the
-// host agent's CNI call, used by the CNI plugin.
+// Package ovndpuv1 is the generated Go of ovn-dpu's gRPC APIs:
+// dpuagent.proto, the DPU agent's WatchPorts and Info (used by host
+// agents), and hostagent.proto, the host agent's CNI call (used by the CNI
+// plugin).
 package ovndpuv1
 
 //go:generate protoc -I . -I /usr/include --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative dpuagent.proto hostagent.proto
