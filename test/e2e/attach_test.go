@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +248,77 @@ func TestCheckStatusAndGC(t *testing.T) {
 		t.Fatalf("LSPs left after GC with no valid attachments: %v", got)
 	}
 	e.vfHome(t, vf)
+}
+
+// TestConcurrentAttachments: eight pods attached and detached at once, as
+// a node does when a deployment scales; every ADD gets its own VF, address
+// and LSP, and every DEL leaves the VF home.
+func TestConcurrentAttachments(t *testing.T) {
+	e := setup(t)
+	const n = 8
+	indices := make([]int, n)
+	for i := range indices {
+		indices[i] = 8 + i
+	}
+	vfs := testbed.Must(e.bed.AddVFs(e.ctx, 0, indices, testbed.VFOptions{}))(t)
+	type outcome struct {
+		ip   string
+		took time.Duration
+		err  string
+	}
+	results := make([]outcome, n)
+	run := func(verb string) {
+		var wg sync.WaitGroup
+		for i, vf := range vfs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				r := e.bed.CNITool(e.ctx, verb, e.bed.Pod(fmt.Sprint("c", i)), e.netconf(vf.PCI, e.hostLocal(), nil))
+				results[i] = outcome{took: time.Since(start)}
+				if r.Err != nil {
+					results[i].err = fmt.Sprintf("%v: %s %s", r.Err, r.Stdout, r.Stderr)
+					return
+				}
+				var res current.Result
+				if verb == "add" && json.Unmarshal([]byte(r.Stdout), &res) == nil && len(res.IPs) == 1 {
+					results[i].ip = res.IPs[0].Address.IP.String()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for i := range vfs {
+		testbed.Must(e.bed.AddPod(e.ctx, fmt.Sprint("c", i)))(t)
+	}
+	start := time.Now()
+	run("add")
+	t.Logf("%d concurrent ADDs done in %v", n, time.Since(start))
+	seen := map[string]bool{}
+	for i, r := range results {
+		if r.err != "" || r.ip == "" || seen[r.ip] {
+			t.Fatalf("ADD %d: ip %q (duplicate: %v), err %s", i, r.ip, seen[r.ip], r.err)
+		}
+		seen[r.ip] = true
+	}
+	if got := e.lsps(t); len(got) != n {
+		t.Fatalf("host agent owns %d LSPs, want %d", len(got), n)
+	}
+	if err := e.bed.Ping(e.ctx, e.bed.Pod("c0"), results[n-1].ip); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	run("del")
+	t.Logf("%d concurrent DELs done in %v", n, time.Since(start))
+	for i, r := range results {
+		if r.err != "" {
+			t.Fatalf("DEL %d: %s", i, r.err)
+		}
+	}
+	if got := e.lsps(t); len(got) != 0 {
+		t.Fatalf("LSPs left after DEL: %v", got)
+	}
+	for _, vf := range vfs {
+		e.vfHome(t, vf)
+	}
 }
