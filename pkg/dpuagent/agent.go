@@ -32,7 +32,12 @@ type Agent struct {
 
 	sb, ovs client.Client
 	id      atomic.Pointer[chassisIdentity]
-	metrics *metrics
+	// dbsUp: both databases answer (libovsdb's Connected stays true while
+	// it reconnects, so watchConnections probes with echo).
+	dbsUp atomic.Bool
+	// lastReconnect (unix nanoseconds): unplug delays restart from here.
+	lastReconnect atomic.Int64
+	metrics       *metrics
 
 	trigger chan struct{}
 	synced  chan struct{} // closed after the first full reconcile
@@ -40,6 +45,9 @@ type Agent struct {
 
 	// Owned by the reconcile goroutine.
 	firstSeen map[string]seen
+	// unwantedSince: when each interface of ours was first seen with no
+	// request holding it (the unplug delay counts from there).
+	unwantedSince map[string]time.Time
 	// readyObserved: the attachment whose plug latency was recorded, per
 	// logical port.
 	readyObserved map[string]string
@@ -81,6 +89,7 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 		synced:        make(chan struct{}),
 		firstSeen:     map[string]seen{},
 		readyObserved: map[string]string{},
+		unwantedSince: map[string]time.Time{},
 		metrics:       newMetrics(),
 	}
 	a.table = devlink.NewTable(devlink.WithSysfsRoot(cfg.SysfsRoot), devlink.WithOnChange(a.kick),
@@ -127,6 +136,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.sb.Close()
 	a.log.Info("connected", "chassis", a.identity().name, "bridge", a.cfg.Bridge, "plugger", a.cfg.Plugger,
 		"sb", a.sb.CurrentEndpoint(), "ovs", a.cfg.OVSRemote)
+	a.dbsUp.Store(true)
 	go a.watchConnections(ctx)
 	a.kick()
 	return a.loop(ctx, srcErr)
@@ -162,16 +172,17 @@ func (a *Agent) loop(ctx context.Context, srcErr <-chan error) error {
 		case <-resync.C:
 		case <-a.retry.timer():
 		}
-		a.reconcile(ctx)
-		a.syncOne.Do(func() { close(a.synced) })
+		if a.reconcile(ctx) {
+			a.syncOne.Do(func() { close(a.synced) })
+		}
 	}
 }
 
-// watchConnections kicks a reconcile whenever a connection comes back:
-// libovsdb re-monitors by itself but does not replay what was deleted
-// while it was away, and a pass against the fresh cache fixes that.
+// watchConnections probes both databases and kicks a reconcile whenever
+// they answer again after a break: libovsdb re-monitors by itself but does
+// not replay what was deleted while it was away, and a pass against the
+// fresh cache fixes that.
 func (a *Agent) watchConnections(ctx context.Context) {
-	wasUp := true
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -180,14 +191,25 @@ func (a *Agent) watchConnections(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		up := a.sb.Connected() && a.ovs.Connected()
-		if up && !wasUp {
-			a.log.Info("databases reconnected; reconciling")
+		up := alive(ctx, a.sb) && alive(ctx, a.ovs)
+		if was := a.dbsUp.Swap(up); up && !was {
+			a.lastReconnect.Store(a.opts.now().UnixNano())
+			a.log.Info("databases reachable again; reconciling")
 			a.kick()
+		} else if !up && was {
+			a.log.Warn("a database stopped answering; reconcile paused until it is back")
 		}
-		wasUp = up
 	}
 }
+
+// alive reports whether c answers an echo within a second.
+func alive(ctx context.Context, c client.Client) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return c.Echo(ctx) == nil
+}
+
+func (a *Agent) reconnectedAt() time.Time { return time.Unix(0, a.lastReconnect.Load()) }
 
 func (a *Agent) identity() chassisIdentity {
 	if id := a.id.Load(); id != nil {
@@ -262,9 +284,13 @@ func (a *Agent) resolveIdentity(ctx context.Context) error {
 
 // connectSB monitors only this chassis's Chassis row and the Port_Bindings
 // that request it — by name or hostname in options:requested-chassis, or by
-// the chassis UUID in requested_chassis — and only the columns plugging
-// reads. A DPU must not hold a cloud-sized SB: foreign bindings never reach
-// it.
+// the chassis UUID in requested_chassis / requested_additional_chassis —
+// and only the columns plugging reads. A DPU must not hold a cloud-sized
+// SB: foreign bindings never reach it.
+//
+// Both tables go in ONE monitor: libovsdb (v0.8.1) purges the whole cache
+// before restarting each of several monitors on reconnect, so with two the
+// one restarted last would leave the other's table empty.
 func (a *Agent) connectSB(ctx context.Context) error {
 	dbModel, err := sbdb.FullDatabaseModel()
 	if err != nil {
@@ -278,27 +304,46 @@ func (a *Agent) connectSB(ctx context.Context) error {
 		return err
 	}
 	a.sb = c
+	if err := a.selectChassisUUID(ctx); err != nil {
+		c.Close()
+		return err
+	}
 	c.Cache().AddEventHandler(a.eventHandler())
 	id := a.identity()
-	ch := &sbdb.Chassis{}
-	_, err = c.Monitor(ctx, c.NewMonitor(client.WithConditionalTable(ch,
-		[]model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}}, &ch.Name, &ch.Hostname)))
+	ch, pb := &sbdb.Chassis{}, &sbdb.PortBinding{}
+	_, err = c.Monitor(ctx, c.NewMonitor(
+		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
+			&ch.Name, &ch.Hostname),
+		client.WithConditionalTable(pb, a.bindingConditions(pb),
+			&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis),
+	))
 	if err != nil {
 		c.Close()
-		return fmt.Errorf("monitor SB Chassis %s: %w", id.name, err)
+		return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)
 	}
 	a.refreshChassisUUID(ctx)
-	pb := &sbdb.PortBinding{}
-	_, err = c.Monitor(ctx, c.NewMonitor(client.WithConditionalTable(pb, a.bindingConditions(pb),
-		&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis)))
+	return nil
+}
+
+// selectChassisUUID asks the server for this chassis's UUID before the
+// monitor starts, so the monitor's conditions can include it.
+func (a *Agent) selectChassisUUID(ctx context.Context) error {
+	id := a.identity()
+	res, err := a.sb.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: sbdb.ChassisTable,
+		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: id.name}}, Columns: []string{"_uuid"}})
 	if err != nil {
-		c.Close()
-		return fmt.Errorf("monitor SB Port_Binding for chassis %s: %w", id.name, err)
+		return fmt.Errorf("look up SB Chassis %s: %w", id.name, err)
+	}
+	if len(res) == 1 && len(res[0].Rows) == 1 {
+		if uuid, ok := res[0].Rows[0]["_uuid"].(ovsdb.UUID); ok {
+			id.uuid = uuid.GoUUID
+			a.id.Store(&id)
+		}
 	}
 	return nil
 }
 
-// bindingConditions are OR-ed by ovsdb-server. The UUID condition is fixed
+// bindingConditions are OR-ed by ovsdb-server. The UUID conditions are fixed
 // at monitor time; a chassis that re-registers gets a new UUID, which the
 // name and hostname conditions still cover (northd keeps the options).
 func (a *Agent) bindingConditions(pb *sbdb.PortBinding) []model.Condition {
@@ -312,7 +357,9 @@ func (a *Agent) bindingConditions(pb *sbdb.PortBinding) []model.Condition {
 	}
 	if id.uuid != "" {
 		uuid := id.uuid
-		conds = append(conds, model.Condition{Field: &pb.RequestedChassis, Function: ovsdb.ConditionEqual, Value: &uuid})
+		conds = append(conds,
+			model.Condition{Field: &pb.RequestedChassis, Function: ovsdb.ConditionEqual, Value: &uuid},
+			model.Condition{Field: &pb.RequestedAdditionalChassis, Function: ovsdb.ConditionIncludes, Value: []string{uuid}})
 	}
 	return conds
 }

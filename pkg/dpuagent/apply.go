@@ -3,12 +3,17 @@ package dpuagent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
+
+// txnTimeout bounds one OVS transaction; a timeout is retried like any
+// failure.
+const txnTimeout = 30 * time.Second
 
 // outcome of applying a pass's changes.
 type outcome struct {
@@ -63,6 +68,10 @@ func (a *Agent) transact(ctx context.Context, changes []change) error {
 	for _, c := range changes {
 		txn = append(txn, c.ops...)
 	}
+	// libovsdb holds a transaction until it has reconnected; a bound keeps
+	// one stuck server from freezing every port's status.
+	ctx, cancel := context.WithTimeout(ctx, txnTimeout)
+	defer cancel()
 	_, err := ops.Transact(ctx, a.ovs, txn)
 	return err
 }

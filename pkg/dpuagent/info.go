@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
@@ -17,6 +19,11 @@ var capabilities = []string{"watch-ports", "snapshot-marker", "node-filter", "in
 // Info answers the gRPC Info call.
 func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 	id := a.identity()
+	if id.name == "" {
+		// Host agents cache the chassis from Info: never hand out an empty
+		// one (OVS may not have its system-id yet at boot).
+		return nil, status.Error(codes.Unavailable, "chassis name not known yet: waiting for Open_vSwitch external_ids:system-id")
+	}
 	return &ovndpuv1.InfoResponse{
 		Chassis:           id.name,
 		ChassisRegistered: id.uuid != "",

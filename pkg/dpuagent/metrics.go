@@ -16,6 +16,7 @@ type metrics struct {
 	plugLatency prometheus.Histogram
 	txnErrors   prometheus.Counter
 	competing   prometheus.Gauge
+	foreign     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -33,6 +34,10 @@ func newMetrics() *metrics {
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "competing_plugger_ports",
 			Help: "Ports whose representor ovn-controller's own plug provider already plugged while --plugger=agent.",
 		}),
+		foreign: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "foreign_interface_ports",
+			Help: "Ports whose representor is already an interface of another owner (not ovn-dpu, not ovn-controller).",
+		}),
 	}
 }
 
@@ -40,7 +45,7 @@ func newMetrics() *metrics {
 func (a *Agent) Register(reg prometheus.Registerer) error {
 	phases := prometheus.NewDesc("ovndpu_dpu_ports", "Ports requested on this chassis, by phase.", []string{"phase"}, nil)
 	collectors := []prometheus.Collector{
-		a.metrics.plugLatency, a.metrics.txnErrors, a.metrics.competing,
+		a.metrics.plugLatency, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
 			Help: "Devlink ports in the representor table.",
@@ -69,11 +74,8 @@ func (a *Agent) Ready() error {
 	default:
 		return errors.New("initial SB, OVS and devlink dumps not processed yet")
 	}
-	if !a.sb.Connected() {
-		return fmt.Errorf("southbound database %v not connected", a.cfg.SBRemotes)
-	}
-	if !a.ovs.Connected() {
-		return fmt.Errorf("Open_vSwitch database %s not connected", a.cfg.OVSRemote)
+	if !a.dbsUp.Load() {
+		return fmt.Errorf("southbound database %v or Open_vSwitch database %s not answering", a.cfg.SBRemotes, a.cfg.OVSRemote)
 	}
 	return nil
 }

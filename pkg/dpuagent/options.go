@@ -35,6 +35,7 @@ type options struct {
 	log             *slog.Logger
 	representorWait time.Duration
 	resync          time.Duration
+	unplugDelay     time.Duration
 	retryMin        time.Duration
 	retryMax        time.Duration
 	now             func() time.Time
@@ -52,6 +53,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // representor appears, also after it turned ERROR.
 func WithRepresentorWait(d time.Duration) Option { return func(o *options) { o.representorWait = d } }
 
+// WithUnplugDelay sets how long an interface must stay unrequested before
+// it is unplugged (default 1s): long enough to ride out a database cache
+// that is being replayed after a reconnect, short against the minutes OVN's
+// own provider can take.
+func WithUnplugDelay(d time.Duration) Option { return func(o *options) { o.unplugDelay = d } }
+
 // WithResync sets how often the agent reconciles even without events, as a
 // safety net for anything a notification could miss.
 func WithResync(d time.Duration) Option { return func(o *options) { o.resync = d } }
@@ -66,6 +73,7 @@ func newOptions(opts []Option) options {
 		log:             slog.Default(),
 		representorWait: 5 * time.Second,
 		resync:          time.Minute,
+		unplugDelay:     time.Second,
 		retryMin:        200 * time.Millisecond,
 		retryMax:        30 * time.Second,
 		now:             time.Now,

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
@@ -37,32 +38,37 @@ type pass struct {
 	// interfaces of ours that no request holds are unplugged.
 	wanted map[string]string
 	// competing counts ports whose representor ovn-controller plugged
-	// while this agent is the plugger.
-	competing int
+	// while this agent is the plugger; foreign, those whose representor
+	// any other owner plugged.
+	competing, foreign int
 }
 
 // reconcile is one level-triggered pass: desired state from SB and the
 // devlink table, actual state from OVS, write the difference.
-func (a *Agent) reconcile(ctx context.Context) {
-	if !a.sb.Connected() || !a.ovs.Connected() {
+// It reports whether it ran: a pass is skipped while a database is
+// disconnected.
+func (a *Agent) reconcile(ctx context.Context) bool {
+	if !a.dbsUp.Load() {
 		// A stale cache would make us unplug what was merely not replayed
 		// yet; the reconnect kicks a fresh pass.
 		a.log.Debug("database disconnected; reconcile deferred")
-		return
+		return false
 	}
 	a.refreshChassisUUID(ctx)
 	p, err := a.newPass(ctx)
 	if err != nil {
 		a.log.Error("reconcile: read caches", "err", err)
 		a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
-		return
+		return false
 	}
-	for _, lsp := range slices.Sorted(maps.Keys(p.reqs)) {
-		a.planPort(p, p.reqs[lsp])
+	for _, rr := range a.resolve(p) {
+		a.planPort(p, rr)
 	}
 	a.planUnplugs(p)
 	a.metrics.competing.Set(float64(p.competing))
+	a.metrics.foreign.Set(float64(p.foreign))
 	a.publish(p, a.apply(ctx, p))
+	return true
 }
 
 func (a *Agent) newPass(ctx context.Context) (*pass, error) {
@@ -93,8 +99,45 @@ func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]re
 	return reqs, nil
 }
 
+// resolved is a request with its representor looked up.
+type resolved struct {
+	request
+	rep devlink.Representor
+	err error
+}
+
+// resolve looks every request's representor up and orders the requests so
+// that those already holding their representor come first: a newcomer
+// asking for the same VF (a typo, a stale LSP) must never take it from a
+// working port.
+func (a *Agent) resolve(p *pass) []resolved {
+	out := make([]resolved, 0, len(p.reqs))
+	for _, lsp := range slices.Sorted(maps.Keys(p.reqs)) {
+		rr := resolved{request: p.reqs[lsp]}
+		if rr.invalid == nil {
+			rr.rep, rr.err = a.table.Lookup(rr.pfMAC, rr.vfNum)
+		}
+		out = append(out, rr)
+	}
+	holds := func(rr resolved) bool {
+		iface := p.st.ifaces[rr.rep.Netdev]
+		return rr.invalid == nil && rr.rep.Netdev != "" && iface != nil && ours(iface) && iface.ExternalIDs[ifaceID] == rr.lsp
+	}
+	slices.SortStableFunc(out, func(x, y resolved) int {
+		switch hx, hy := holds(x), holds(y); {
+		case hx && !hy:
+			return -1
+		case hy && !hx:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
 // planPort decides what one request needs and what its status is.
-func (a *Agent) planPort(p *pass, r request) {
+func (a *Agent) planPort(p *pass, rr resolved) {
+	r, rep, err := rr.request, rr.rep, rr.err
 	st := baseStatus(r)
 	p.statuses[r.lsp] = st
 	if r.invalid != nil {
@@ -102,7 +145,6 @@ func (a *Agent) planPort(p *pass, r request) {
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, r.invalid.Error())
 		return
 	}
-	rep, err := a.table.Lookup(r.pfMAC, r.vfNum)
 	if err != nil && !errors.Is(err, devlink.ErrAmbiguous) {
 		a.keepExisting(p, r)
 		a.representorMissing(st, r, err)
@@ -110,12 +152,14 @@ func (a *Agent) planPort(p *pass, r request) {
 	}
 	st.Representor = rep.Netdev
 	if holder, taken := p.wanted[rep.Netdev]; taken {
+		a.keepExisting(p, r)
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
-			"representor %s (pf-mac %s vf-num %d) is requested by logical port %s too; only one can be plugged",
+			"representor %s (pf-mac %s vf-num %d) belongs to logical port %s; only one port can use it",
 			rep.Netdev, r.pfMAC, r.vfNum, holder))
 		return
 	}
 	if err != nil { // ambiguous: two netdevs claim this VF
+		a.keepExisting(p, r)
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
 		return
 	}
@@ -253,18 +297,23 @@ func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, 
 			"logical_port", r.lsp, "interface", iface.Name)
 		return
 	}
+	p.foreign++
 	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
 		"representor %s is already %s as an interface ovn-dpu did not plug (iface-id %q, no external_ids:ovn-dpu-plugged); "+
 			"remove it (ovs-vsctl del-port %s) or free the VF", iface.Name, where, iface.ExternalIDs[ifaceID], iface.Name))
 }
 
-// planUnplugs removes interfaces of ours that no request holds any more.
-// Never while this chassis's own Chassis row is absent: OVN clears
-// requested_chassis then, and ovn-controller will re-register.
+// planUnplugs removes interfaces of ours that no request holds any more,
+// once they have been unwanted for the unplug delay: a cache caught
+// mid-replay after a reconnect looks exactly like deleted bindings, and
+// working traffic must not pay for that. Never while this chassis's own
+// Chassis row is absent: OVN clears requested_chassis then, and
+// ovn-controller will re-register.
 func (a *Agent) planUnplugs(p *pass) {
 	if a.cfg.Plugger == PluggerOVNController {
 		return
 	}
+	now, unwanted := a.opts.now(), map[string]time.Time{}
 	for _, iface := range p.st.oursInBridge() {
 		if _, held := p.wanted[iface.Name]; held {
 			continue
@@ -274,6 +323,15 @@ func (a *Agent) planUnplugs(p *pass) {
 			a.log.Warn("own Chassis row absent; not unplugging", "chassis", p.id.name, "interface", iface.Name, "logical_port", lsp)
 			continue
 		}
+		since, ok := a.unwantedSince[iface.Name]
+		if !ok || since.Before(a.reconnectedAt()) {
+			since = now
+		}
+		unwanted[iface.Name] = since
+		if due := since.Add(a.opts.unplugDelay); now.Before(due) {
+			a.retry.at(due)
+			continue
+		}
 		del, err := a.deleteOps(p, iface)
 		if err != nil {
 			a.log.Error("plan unplug", "interface", iface.Name, "err", err)
@@ -281,6 +339,7 @@ func (a *Agent) planUnplugs(p *pass) {
 		}
 		p.changes = append(p.changes, change{lsp: lsp, what: "unplug " + iface.Name, ops: del, unplug: true})
 	}
+	a.unwantedSince = unwanted
 }
 
 func (a *Agent) deleteOps(p *pass, iface *vswitchd.Interface) ([]ovsdb.Operation, error) {

@@ -58,10 +58,12 @@ type chassisIdentity struct {
 
 // requestedHere reports whether pb asks for this chassis. requested-chassis
 // may name the chassis or its hostname, and since OVN 22.06 may be a
-// comma-separated list (the first entry is the main chassis); the
-// requested_chassis column covers bindings northd already resolved.
+// comma-separated list (the first entry is the main chassis, the others go
+// to requested_additional_chassis); the UUID columns cover bindings northd
+// already resolved.
 func (id chassisIdentity) requestedHere(pb *sbdb.PortBinding) bool {
-	if id.uuid != "" && pb.RequestedChassis != nil && *pb.RequestedChassis == id.uuid {
+	if id.uuid != "" && ((pb.RequestedChassis != nil && *pb.RequestedChassis == id.uuid) ||
+		slices.Contains(pb.RequestedAdditionalChassis, id.uuid)) {
 		return true
 	}
 	names := strings.Split(pb.Options[optRequestedChassis], ",")

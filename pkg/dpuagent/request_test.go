@@ -65,6 +65,7 @@ func TestRequestedHere(t *testing.T) {
 		{"by hostname", sbdb.PortBinding{Options: map[string]string{optRequestedChassis: "dpu1.example"}}, true},
 		{"in a multi-chassis list", sbdb.PortBinding{Options: map[string]string{optRequestedChassis: "dpu0,dpu1"}}, true},
 		{"by resolved uuid", sbdb.PortBinding{RequestedChassis: &uuid1}, true},
+		{"as additional chassis", sbdb.PortBinding{RequestedChassis: &uuid2, RequestedAdditionalChassis: []string{uuid1}}, true},
 		{"other chassis", sbdb.PortBinding{Options: map[string]string{optRequestedChassis: "dpu2"}, RequestedChassis: &uuid2}, false},
 		{"prefix is not a match", sbdb.PortBinding{Options: map[string]string{optRequestedChassis: "dpu10"}}, false},
 		{"nothing requested", sbdb.PortBinding{}, false},

@@ -157,8 +157,9 @@ func (c *Client) WaitChassis(ctx context.Context) (string, error) {
 		return chassis != ""
 	})
 	if err != nil {
-		_, infoErr := c.Info()
-		return "", fmt.Errorf("DPU chassis name: %w (%v)", err, infoErr)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return "", fmt.Errorf("DPU chassis name not learned: %w; %v", err, c.downErr())
 	}
 	return chassis, nil
 }

@@ -129,9 +129,18 @@ func TestGRPCMutualTLS(t *testing.T) {
 		}
 		return grpc.WithTransportCredentials(creds)
 	}
-	// The agent listens before StartDPUAgent returns.
-	if err := info(withCert(ca.MustIssue(t, dir, "host"))); err != nil {
-		t.Fatalf("client with a certificate from the agent's CA refused: %v", err)
+	// Info answers Unavailable until the agent knows its chassis; poll.
+	good := withCert(ca.MustIssue(t, dir, "host"))
+	deadline := time.Now().Add(30 * time.Second)
+	for err := info(good); err != nil; err = info(good) {
+		if time.Now().After(deadline) {
+			t.Fatalf("client with a certificate from the agent's CA refused: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	refused := map[string]grpc.DialOption{
 		"plaintext": grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,8 +145,29 @@ func TestReplugWhenVFChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.pluggedByAgent(t); len(got) != 1 || got[0] != vfs[1].Representor {
-		t.Fatalf("plugged interfaces = %v, want only %s", got, vfs[1].Representor)
+	e.waitPlugged(t, vfs[1].Representor)
+}
+
+// waitPlugged waits until exactly want are the interfaces the agent
+// plugged (unplugs wait out the agent's unplug delay).
+func (e *env) waitPlugged(t *testing.T, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	deadline := time.Now().Add(waitLong)
+	for {
+		got := e.pluggedByAgent(t)
+		slices.Sort(got)
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugged interfaces = %v, want %v", got, want)
+		}
+		select {
+		case <-e.ctx.Done():
+			t.Fatal(e.ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

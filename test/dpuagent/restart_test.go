@@ -2,6 +2,8 @@ package dpuagent_test
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,67 @@ func TestChassisReRegistrationWritesNothing(t *testing.T) {
 	}
 	if got := len(e.pluggedByAgent(t)); got != len(lsps) {
 		t.Fatalf("%d of %d interfaces plugged after re-registration", got, len(lsps))
+	}
+}
+
+// TestSBReconnectsWriteNothing: SB connections dropped again and again
+// (a restart, a raft leader change) neither unplug nor replug anything,
+// and the agent still plugs new ports and unplugs deleted ones afterwards.
+func TestSBReconnectsWriteNothing(t *testing.T) {
+	e := setup(t)
+	lsps, _ := plugMany(t, e, 10)
+	writes := e.agentWrites(t)
+	const reconnected = `msg="successfully connected" database=OVN_Southbound`
+	connects := e.logCount(t, reconnected)
+	for i := range 5 {
+		testbed.Must(e.bed.AppCtl(e.ctx, "sb-ovsdb", "ovsdb-server/reconnect"))(t)
+		e.waitLogCount(t, reconnected, connects+i+1)
+		if err := e.watch.WaitPhase(e.ctx, waitLong, ready, lsps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.watch.WaitPhase(e.ctx, waitLong, ready, lsps...); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.agentWrites(t); got != writes {
+		t.Fatalf("agent wrote %d OVS transactions across SB reconnects, want 0", got-writes)
+	}
+	if got := len(e.pluggedByAgent(t)); got != len(lsps) {
+		t.Fatalf("%d of %d interfaces plugged after SB reconnects", got, len(lsps))
+	}
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 1, 0))(t)
+	testbed.Must(0, e.bed.RequestRepresentor(e.ctx, "net1", "after-reconnect", vf, ""))(t)
+	e.nbctl(t, "lsp-del", lsps[0])
+	if err := e.watch.WaitPhase(e.ctx, waitLong, ready, "after-reconnect"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.watch.WaitPhase(e.ctx, waitLong, unplugged, lsps[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logCount counts lines of the agent's log containing s.
+func (e *env) logCount(t *testing.T, s string) int {
+	t.Helper()
+	data, err := os.ReadFile(e.agent.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), s)
+}
+
+// waitLogCount waits until the agent's log has n lines containing s.
+func (e *env) waitLogCount(t *testing.T, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for e.logCount(t, s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent log has %d of %d lines with %q", e.logCount(t, s), n, s)
+		}
+		select {
+		case <-e.ctx.Done():
+			t.Fatal(e.ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

@@ -368,3 +368,9 @@ func (b *Bed) Leftovers(ctx context.Context) ([]string, error) {
 	}
 	return left, nil
 }
+
+// AppCtl runs ovs-appctl against one of the bed's daemons ("sb-ovsdb",
+// "nb-ovsdb", "ovs-ovsdb", "vswitchd", "northd").
+func (b *Bed) AppCtl(ctx context.Context, daemon string, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovs-appctl", "-t", b.ctlPath(daemon)}, args...)...)
+}
