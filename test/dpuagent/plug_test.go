@@ -287,3 +287,28 @@ func TestLateWatcherGetsSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestNewcomerDoesNotTakeARepresentor: a second LSP asking for a VF that a
+// working port holds (a typo, a stale request) gets ERROR; the working
+// port keeps its interface and stays READY, whatever the names' order.
+func TestNewcomerDoesNotTakeARepresentor(t *testing.T) {
+	e := setup(t)
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 0))(t)
+	testbed.Must(0, e.bed.RequestRepresentor(e.ctx, "net1", "zz-working", vf, ""))(t)
+	if err := e.watch.WaitPhase(e.ctx, waitLong, ready, "zz-working"); err != nil {
+		t.Fatal(err)
+	}
+	testbed.Must(0, e.bed.RequestRepresentor(e.ctx, "net1", "aa-newcomer", vf, ""))(t)
+	if err := e.watch.WaitPhase(e.ctx, waitLong, errPhase, "aa-newcomer"); err != nil {
+		t.Fatal(err)
+	}
+	if reason := e.watch.Latest("aa-newcomer").Reason; !strings.Contains(reason, "belongs to logical port zz-working") {
+		t.Errorf("newcomer reason %q should name the port holding the representor", reason)
+	}
+	if st := e.watch.Latest("zz-working"); st.Phase != ready {
+		t.Errorf("working port is %v (%s), want READY", st.Phase, st.Reason)
+	}
+	if got := strings.Trim(e.vsctl(t, "get", "Interface", vf.Representor, "external_ids:iface-id"), `"`); got != "zz-working" {
+		t.Errorf("representor iface-id = %s, want zz-working", got)
+	}
+}
