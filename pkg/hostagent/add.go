@@ -75,14 +75,27 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 // prepare resolves the VF and saves the attachment before any side effect.
 func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	key := hoststate.Key{ContainerID: ad.req.ContainerId, IfName: ad.req.Ifname}
-	if prev, err := a.state.Load(key); err == nil {
+	norm, err := sysfs.NormalizePCIAddress(ad.conf.DeviceID)
+	if err != nil {
+		return vfLookupError(ad.conf.DeviceID, err)
+	}
+	ad.conf.DeviceID = norm
+	prev, err := a.state.Load(key)
+	switch {
+	case err == nil:
 		// A repeated ADD: the runtime did not DEL the first one. Undo it
 		// rather than stack a second attachment on the same key.
 		ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
-		if err := a.undo(ctx, prev, ad.req, ad.log); err != nil {
+		if err := a.undo(ctx, prev, ad.req, ad.log, a.opts.delTimeout); err != nil {
 			return err
 		}
+	case !errors.Is(err, hoststate.ErrNotFound):
+		// Overwriting it would forget what it recorded: make DEL deal with it.
+		return fmt.Errorf("existing attachment state for %s is unreadable; DEL it first: %w", key, err)
 	}
+	// Two ADDs for different keys must not both find the VF free.
+	a.claimMu.Lock()
+	defer a.claimMu.Unlock()
 	if err := a.vfFree(ad.conf.DeviceID, key); err != nil {
 		return err
 	}
@@ -114,9 +127,9 @@ func (a *Agent) vfFree(deviceID string, key hoststate.Key) error {
 	if err != nil && len(all) == 0 {
 		return fmt.Errorf("read attachment state: %w", err)
 	}
-	norm, _ := sysfs.NormalizePCIAddress(deviceID)
 	for _, att := range all {
-		if att.Key != key && (att.DeviceID == deviceID || att.DeviceID == norm) {
+		held, _ := sysfs.NormalizePCIAddress(att.DeviceID)
+		if att.Key != key && held == deviceID {
 			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is still held by attachment %s (container %s, %s)",
 				deviceID, att.AttachmentID, att.Key.ContainerID, att.Key.IfName), "")
 		}
@@ -297,13 +310,20 @@ func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
 	}
 }
 
-// rollback undoes a failed ADD with a fresh context: the ADD's own may be
-// what expired.
+// rollbackUnplugWait bounds how long a failed ADD waits for the DPU to
+// confirm the unplug before answering.
+const rollbackUnplugWait = 2 * time.Second
+
+// rollback undoes a failed ADD with a fresh context (the ADD's own may be
+// what expired), bounded so the answer reaches the plugin before its own
+// deadline (timeoutSeconds + 15s).
 func (a *Agent) rollback(ad *addition, cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.opts.delTimeout+30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ad.log.Warn("ADD failed; undoing its steps", "err", cause)
-	if err := a.undo(ctx, ad.att, ad.req, ad.log); err != nil {
+	// A short wait for the DPU's unplug: the plugin is waiting for our
+	// answer, and DEL waits longer anyway.
+	if err := a.undo(ctx, ad.att, ad.req, ad.log, rollbackUnplugWait); err != nil {
 		ad.log.Error("undo of failed ADD incomplete; a DEL will retry", "err", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -44,6 +45,8 @@ type Agent struct {
 	state   *hoststate.Store
 	locks   *hoststate.Locker
 	ready   chan struct{} // closed once NB is connected
+	// claimMu makes "is this VF free?" and recording the claim one step.
+	claimMu sync.Mutex
 	metrics *metrics
 }
 

@@ -39,7 +39,7 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	if err := a.waitReady(ctx); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
 	}
-	return a.undo(ctx, att, req, log.With("logical_port", att.LSPName, "attachment", att.AttachmentID))
+	return a.undo(ctx, att, req, log.With("logical_port", att.LSPName, "attachment", att.AttachmentID), a.opts.delTimeout)
 }
 
 // undo reverses the recorded steps, latest first, forgetting each one
@@ -47,10 +47,11 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 // every step even when one fails, and deletes the state only when all
 // succeeded. req is the CNI request at hand (DEL, or the ADD that undoes
 // a failed or repeated attachment): IPAM delegates need its CNI_PATH.
-func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+// unplugWait bounds the wait for the DPU to confirm the LSP's unplug.
+func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
 	var errs []error
 	for _, step := range att.UndoSteps() {
-		if err := a.undoStep(ctx, att, step.Name, req, log); err != nil {
+		if err := a.undoStep(ctx, att, step.Name, req, log, unplugWait); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", step.Name, err))
 			continue
 		}
@@ -65,13 +66,13 @@ func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpu
 	return a.state.Delete(att.Key)
 }
 
-func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.StepName, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
+func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.StepName, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
 	switch step {
 	case hoststate.StepVFMoved:
 		return a.plumber.MoveOut(ctx, netns.MoveOutRequest{PodNetns: att.NetnsPath, IfName: att.Key.IfName,
 			HostNetns: a.cfg.HostNetns, Original: original(att.VF)})
 	case hoststate.StepLSP:
-		return a.removeLSP(ctx, att, log)
+		return a.removeLSP(ctx, att, log, unplugWait)
 	case hoststate.StepIPAM:
 		if att.IPAM == nil {
 			return nil
@@ -84,11 +85,11 @@ func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step ho
 
 // removeLSP deletes the attachment's LSP and waits (bounded) for the DPU
 // to unplug it, so a following ADD on the same VF starts clean.
-func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, log *slog.Logger) error {
+func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, log *slog.Logger, unplugWait time.Duration) error {
 	if err := a.nb.deleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
 		return fmt.Errorf("delete logical switch port %s: %w", att.LSPName, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, a.opts.delTimeout)
+	wctx, cancel := context.WithTimeout(ctx, unplugWait)
 	defer cancel()
 	if err := a.dpu.WaitGone(wctx, att.LSPName, att.AttachmentID); err != nil {
 		log.Warn("DPU did not confirm the unplug in time; continuing", "err", err)
@@ -114,6 +115,9 @@ func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest) error {
 	}
 	if err := a.waitReady(ctx); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
+	}
+	if err := a.dpu.Connected(); err != nil {
+		return types.NewError(types.ErrTryAgainLater, "cannot check the attachment's DPU status", err.Error())
 	}
 	if lsp, err := a.nb.ownLSP(ctx, att.LSPName); err != nil || lsp == nil || lsp.ExternalIDs[extAttachment] != att.AttachmentID {
 		return fmt.Errorf("logical switch port %s of attachment %s is missing from OVN NB", att.LSPName, att.AttachmentID)
@@ -158,6 +162,33 @@ func (a *Agent) gc(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logg
 		log.Info("GC: removing stale attachment", "key", att.Key.String(), "attachment", att.AttachmentID)
 		del := &ovndpuv1.CNIRequest{Command: "DEL", ContainerId: att.Key.ContainerID, Ifname: att.Key.IfName, Path: req.Path}
 		errs = append(errs, a.del(ctx, del, log))
+	}
+	errs = append(errs, a.gcOrphanLSPs(ctx, conf.Name, valid, log))
+	return errors.Join(errs...)
+}
+
+// gcOrphanLSPs deletes this node's LSPs of network that neither a valid
+// attachment nor any saved state accounts for: an ADD whose LSP create
+// outcome was unknown when it was undone, or state lost with a disk.
+func (a *Agent) gcOrphanLSPs(ctx context.Context, network string, valid map[hoststate.Key]bool, log *slog.Logger) error {
+	if err := a.waitReady(ctx); err != nil {
+		return err
+	}
+	lsps, err := a.nb.ownLSPs(ctx, network)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, lsp := range lsps {
+		key := hoststate.Key{ContainerID: lsp.ExternalIDs[extContainerID], IfName: lsp.ExternalIDs[extIfName]}
+		if valid[key] {
+			continue
+		}
+		if _, err := a.state.Load(key); !errors.Is(err, hoststate.ErrNotFound) {
+			continue // state exists (or is unreadable): DEL owns it
+		}
+		log.Info("GC: removing orphan logical switch port", "logical_port", lsp.Name, "attachment", lsp.ExternalIDs[extAttachment])
+		errs = append(errs, a.nb.deleteOwnLSP(ctx, lsp.Name, lsp.ExternalIDs[extAttachment]))
 	}
 	return errors.Join(errs...)
 }

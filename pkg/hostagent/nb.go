@@ -90,6 +90,13 @@ func (nb *northbound) ownLSP(ctx context.Context, name string) (*nbdb.LogicalSwi
 	return found[0], nil
 }
 
+// ownLSPs lists this node's LSPs of a CNI network, from the cache.
+func (nb *northbound) ownLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
+	var found []*nbdb.LogicalSwitchPort
+	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[extNetwork] == network }).List(ctx, &found)
+	return found, err
+}
+
 // lspExists asks the server (not the cache, which holds only our own LSPs)
 // whether any LSP is called name.
 func (nb *northbound) lspExists(ctx context.Context, name string) (bool, error) {
@@ -101,31 +108,54 @@ func (nb *northbound) lspExists(ctx context.Context, name string) (bool, error) 
 	return len(res) == 1 && len(res[0].Rows) > 0, nil
 }
 
-// createLSP writes lsp into the switch in one transaction.
+// createLSP writes lsp into the switch in one transaction. A switch deleted
+// since the lookup would make the insert a no-op (the unreferenced port is
+// garbage-collected), so the mutation must have hit exactly one switch.
 func (nb *northbound) createLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
 	txn, err := ops.CreateLSP(nb.c, lsUUID, lsp)
 	if err != nil {
 		return err
 	}
-	_, err = ops.Transact(ctx, nb.c, txn)
-	return err
+	res, err := ops.Transact(ctx, nb.c, txn)
+	if err != nil {
+		return err
+	}
+	if last := res[len(txn)-1]; last.Count != 1 {
+		return fmt.Errorf("logical switch %s disappeared while adding port %s", lsUUID, lsp.Name)
+	}
+	return nil
 }
 
 // deleteOwnLSP deletes this node's LSP called name for attachment; it
 // never touches an LSP another owner (or another attachment) holds, and
-// succeeds when the LSP is already gone.
+// succeeds when the LSP is already gone. It asks the server, not the
+// cache: after an ADD whose create timed out, the LSP may exist although
+// this agent never saw the reply.
 func (nb *northbound) deleteOwnLSP(ctx context.Context, name, attachment string) error {
-	lsp, err := nb.ownLSP(ctx, name)
-	if err != nil || lsp == nil {
-		return err
-	}
-	if lsp.ExternalIDs[extAttachment] != attachment {
-		return nil // a newer attachment took the name over
-	}
-	txn, err := ops.DeleteLSP(nb.c, lsp.UUID)
+	res, err := nb.c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: nbdb.LogicalSwitchPortTable,
+		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}, Columns: []string{"_uuid", "external_ids"}})
 	if err != nil {
-		return err
+		return fmt.Errorf("look up logical switch port %s: %w", name, err)
+	}
+	var txn []ovsdb.Operation
+	for _, row := range res[0].Rows {
+		if !ownedBy(row, nb.node, attachment) {
+			continue // another owner's, or a newer attachment took the name over
+		}
+		uuid, _ := row["_uuid"].(ovsdb.UUID)
+		del, err := ops.DeleteLSP(nb.c, uuid.GoUUID)
+		if err != nil {
+			return err
+		}
+		txn = append(txn, del...)
 	}
 	_, err = ops.Transact(ctx, nb.c, txn)
 	return err
+}
+
+// ownedBy reports whether a selected LSP row carries this node's owner and
+// the attachment id.
+func ownedBy(row ovsdb.Row, node, attachment string) bool {
+	ids, ok := row["external_ids"].(ovsdb.OvsMap)
+	return ok && ids.GoMap[extOwner] == node && ids.GoMap[extAttachment] == attachment
 }

@@ -239,13 +239,22 @@ func TestCheckStatusAndGC(t *testing.T) {
 	if r := e.bed.CNITool(e.ctx, "check", ns, conf); r.Err != nil {
 		t.Fatalf("cnitool check: %v: %s %s", r.Err, r.Stdout, r.Stderr)
 	}
+	// An orphan LSP of this node (its state lost) and another node's LSP.
+	for _, o := range []struct{ name, owner string }{{"orphan", e.host.Node}, {"elsewhere", "other-host"}} {
+		testbed.Must(e.bed.NBCtl(e.ctx, "lsp-add", "net1", o.name, "--", "set", "Logical_Switch_Port", o.name,
+			`external_ids:"ovn-dpu:owner"=`+o.owner, `external_ids:"ovn-dpu:network"=ovnnet`, `external_ids:"ovn-dpu:attachment"=x`,
+			`external_ids:"ovn-dpu:container-id"=gone`, `external_ids:"ovn-dpu:ifname"=eth0`))(t)
+	}
 	gcConf := e.netconf(vf.PCI, e.hostLocal(), map[string]any{
 		"cni.dev/valid-attachments": []map[string]string{{"containerID": "some-other-pod", "ifname": "eth0"}}})
 	if r := e.bed.ExecPlugin(e.ctx, "GC", "", "", "", gcConf); r.Err != nil {
 		t.Fatalf("GC: %v: %s %s", r.Err, r.Stdout, r.Stderr)
 	}
 	if got := e.lsps(t); len(got) != 0 {
-		t.Fatalf("LSPs left after GC with no valid attachments: %v", got)
+		t.Fatalf("LSPs of this node left after GC: %v", got)
+	}
+	if _, err := e.bed.NBCtl(e.ctx, "get", "Logical_Switch_Port", "elsewhere", "name"); err != nil {
+		t.Fatalf("GC touched another node's LSP: %v", err)
 	}
 	e.vfHome(t, vf)
 }
