@@ -87,9 +87,12 @@ func New(dbModel model.ClientDBModel, cfg Config, log *slog.Logger) (client.Clie
 	bo.MaxInterval = maxBackoff
 	bo.MaxElapsedTime = 0 // keep trying: a daemon outlives an OVSDB restart
 	logger := logrFromSlog(log.With("database", dbModel.Name()))
+	// Reconnect with backoff, and probe with echo after 3 x timeout of
+	// silence: a half-open TCP/SSL session would otherwise look alive
+	// until the kernel's keepalive gives up, many minutes later.
 	opts := []client.Option{
 		client.WithLeaderOnly(cfg.LeaderOnly),
-		client.WithReconnect(timeout, bo),
+		client.WithInactivityCheck(3*timeout, timeout, bo),
 		client.WithLogger(&logger),
 	}
 	for _, r := range cfg.Remotes {
