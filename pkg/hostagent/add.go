@@ -108,6 +108,11 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	if ad.mac == nil {
 		ad.mac = vf.MAC
 	}
+	if isZeroMAC(ad.mac) {
+		// Some PF drivers leave a VF's MAC zero until someone sets it; OVN
+		// port security and the pod both need a real one.
+		ad.mac = newLocalMAC()
+	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
 	return a.state.Save(ad.att)
@@ -339,4 +344,21 @@ func (a *Agent) resultJSON(ad *addition) ([]byte, error) {
 		return nil, types.NewError(types.ErrIncompatibleCNIVersion, "cannot express the result in cniVersion "+ad.conf.CNIVersion, err.Error())
 	}
 	return json.Marshal(versioned)
+}
+
+func isZeroMAC(mac net.HardwareAddr) bool {
+	for _, b := range mac {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// newLocalMAC returns a random locally administered unicast MAC.
+func newLocalMAC() net.HardwareAddr {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac)
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac
 }

@@ -73,3 +73,15 @@ func TestLSPNameTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroVFMACIsReplaced(t *testing.T) {
+	for range 100 {
+		mac := newLocalMAC()
+		if isZeroMAC(mac) || mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
+			t.Fatalf("newLocalMAC() = %s: want a non-zero, unicast, locally administered MAC", mac)
+		}
+	}
+	if !isZeroMAC(nil) || !isZeroMAC(make([]byte, 6)) {
+		t.Fatal("isZeroMAC misses a zero MAC")
+	}
+}
