@@ -37,6 +37,7 @@ type Agent struct {
 	dbsUp atomic.Bool
 	// lastReconnect (unix nanoseconds): unplug delays restart from here.
 	lastReconnect atomic.Int64
+	goneBindings  goneSet
 	metrics       *metrics
 
 	trigger chan struct{}
@@ -383,6 +384,38 @@ func (a *Agent) eventHandler() cache.EventHandler {
 	return &cache.EventHandlerFuncs{
 		AddFunc:    func(string, model.Model) { a.kick() },
 		UpdateFunc: func(string, model.Model, model.Model) { a.kick() },
-		DeleteFunc: func(string, model.Model) { a.kick() },
+		DeleteFunc: func(table string, m model.Model) {
+			if pb, ok := m.(*sbdb.PortBinding); ok && table == sbdb.PortBindingTable {
+				a.goneBindings.note(pb.LogicalPort)
+			}
+			a.kick()
+		},
 	}
+}
+
+// goneSet records logical ports whose binding the server reported deleted
+// (or moved out of this chassis's monitor). Such a port is unplugged at
+// once: unlike an empty cache mid-replay, a delete notification is news
+// from the server. libovsdb's purge on reconnect sends no notifications.
+type goneSet struct {
+	mu    sync.Mutex
+	ports map[string]bool
+}
+
+func (g *goneSet) note(lsp string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ports == nil {
+		g.ports = map[string]bool{}
+	}
+	g.ports[lsp] = true
+}
+
+// take returns the recorded ports and forgets them.
+func (g *goneSet) take() map[string]bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ports := g.ports
+	g.ports = nil
+	return ports
 }

@@ -303,17 +303,18 @@ func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, 
 			"remove it (ovs-vsctl del-port %s) or free the VF", iface.Name, where, iface.ExternalIDs[ifaceID], iface.Name))
 }
 
-// planUnplugs removes interfaces of ours that no request holds any more,
-// once they have been unwanted for the unplug delay: a cache caught
-// mid-replay after a reconnect looks exactly like deleted bindings, and
-// working traffic must not pay for that. Never while this chassis's own
+// planUnplugs removes interfaces of ours that no request holds any more:
+// at once when the server reported their binding deleted, otherwise once
+// they have been unwanted for the unplug delay — a cache caught mid-replay
+// after a reconnect looks exactly like deleted bindings, and working
+// traffic must not pay for that. Never while this chassis's own
 // Chassis row is absent: OVN clears requested_chassis then, and
 // ovn-controller will re-register.
 func (a *Agent) planUnplugs(p *pass) {
 	if a.cfg.Plugger == PluggerOVNController {
 		return
 	}
-	now, unwanted := a.opts.now(), map[string]time.Time{}
+	now, unwanted, gone := a.opts.now(), map[string]time.Time{}, a.goneBindings.take()
 	for _, iface := range p.st.oursInBridge() {
 		if _, held := p.wanted[iface.Name]; held {
 			continue
@@ -328,7 +329,7 @@ func (a *Agent) planUnplugs(p *pass) {
 			since = now
 		}
 		unwanted[iface.Name] = since
-		if due := since.Add(a.opts.unplugDelay); now.Before(due) {
+		if due := since.Add(a.opts.unplugDelay); now.Before(due) && !gone[lsp] {
 			a.retry.at(due)
 			continue
 		}
