@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil/tlstest"
@@ -173,5 +175,42 @@ func TestOVSDBOverSSL(t *testing.T) {
 	data, _ := os.ReadFile(agent.Log)
 	if !strings.Contains(string(data), "sb="+bed.SBSSLRemote) {
 		t.Fatalf("agent did not connect to SB over %s", bed.SBSSLRemote)
+	}
+}
+
+// TestInfoWaitsForChassisName: an agent started before OVS has its
+// system-id (a DPU booting) answers Info UNAVAILABLE — never an empty
+// chassis a host agent would cache — and the real name once it is set.
+func TestInfoWaitsForChassisName(t *testing.T) {
+	bed := testbed.New(t, testbed.Options{NoController: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	testbed.Must(bed.VSCtl(ctx, "remove", "Open_vSwitch", ".", "external_ids", "system-id"))(t)
+	agent := testbed.Must(bed.StartDPUAgent(ctx))(t)
+	conn := testbed.Must(agent.Dial())(t)
+	defer conn.Close()
+	api := ovndpuv1.NewDPUAgentClient(conn)
+	_, err := api.Info(ctx, &ovndpuv1.InfoRequest{}, grpc.WaitForReady(true))
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "system-id") {
+		t.Fatalf("Info without a system-id: %v, want UNAVAILABLE naming system-id", err)
+	}
+	testbed.Must(bed.VSCtl(ctx, "set", "Open_vSwitch", ".", "external_ids:system-id="+bed.Chassis))(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := api.Info(ctx, &ovndpuv1.InfoRequest{})
+		if err == nil {
+			if info.Chassis != bed.Chassis {
+				t.Fatalf("Info chassis = %q, want %q", info.Chassis, bed.Chassis)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Info after system-id was set: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
