@@ -91,7 +91,12 @@ func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]re
 	}
 	reqs := make(map[string]request, len(pbs))
 	for _, pb := range pbs {
-		if !id.requestedHere(pb) || !isRepresentorRequest(pb) {
+		if !id.requestedHere(pb) {
+			continue
+		}
+		if !isRepresentorRequest(pb) {
+			a.log.Debug("binding for this chassis is not a representor request; not ours", "logical_port", pb.LogicalPort,
+				"vif_plug_type", pb.Options[optPlugType])
 			continue
 		}
 		reqs[pb.LogicalPort] = parseRequest(pb, id)
