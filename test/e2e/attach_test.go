@@ -331,3 +331,49 @@ func TestConcurrentAttachments(t *testing.T) {
 		e.vfHome(t, vf)
 	}
 }
+
+// TestHostAgentKilledMidADD: the host agent dies while an ADD waits for the
+// DPU (ovn-controller is down, so the port never gets READY) — after the
+// LSP was written and the VF moved. DEL served by the restarted agent
+// undoes all of it from the saved state: LSP gone, VF home, lease freed.
+func TestHostAgentKilledMidADD(t *testing.T) {
+	e := setup(t)
+	e.bed.StopController()
+	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 6))(t)
+	ns := testbed.Must(e.bed.AddPod(e.ctx, "k"))(t)
+	conf := e.netconf(vf.PCI, e.hostLocal(), nil)
+	added := make(chan testbed.CNIResult, 1)
+	go func() { added <- e.bed.ExecPlugin(e.ctx, "ADD", "ctr-k", ns, "eth0", conf) }()
+
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, vfErr := e.bed.HostIP(e.ctx, "link", "show", vf.Netdev)
+		if len(e.lsps(t)) == 1 && vfErr != nil { // LSP written, VF gone from the host
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ADD never got as far as writing the LSP and moving the VF")
+		}
+		select { // polling the ADD's progress
+		case <-e.ctx.Done():
+			t.Fatal(e.ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	e.host.Kill()
+	if r := <-added; r.Err == nil {
+		t.Fatalf("ADD succeeded although its agent was killed: %s", r.Stdout)
+	}
+	testbed.Must(0, e.host.Restart(e.ctx))(t)
+	if r := e.bed.ExecPlugin(e.ctx, "DEL", "ctr-k", ns, "eth0", conf); r.Err != nil {
+		t.Fatalf("DEL after restart: %v: %s %s", r.Err, r.Stdout, r.Stderr)
+	}
+	if got := e.lsps(t); len(got) != 0 {
+		t.Errorf("LSPs left: %v", got)
+	}
+	e.vfHome(t, vf)
+	leases := testbed.Must(e.bed.InNetns(e.ctx, "", "ls", filepath.Join(e.bed.Dir, "host-local", "ovnnet")))(t)
+	if strings.Contains(leases, "10.30.0.") {
+		t.Errorf("host-local lease not released: %s", leases)
+	}
+}
