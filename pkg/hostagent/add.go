@@ -242,7 +242,7 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 		return invalidConfig("logicalSwitch: " + err.Error())
 	}
 	if exists, err := a.nb.lspExists(ctx, ad.att.LSPName); err != nil {
-		return err
+		return types.NewError(types.ErrTryAgainLater, "cannot read OVN NB", err.Error())
 	} else if exists {
 		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's; "+
 			"choose another lspName template", ad.att.LSPName))
@@ -253,7 +253,9 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	}
 	lsp := a.lspFor(ad, chassis)
 	if err := a.nb.createLSP(ctx, lsUUID, lsp); err != nil {
-		return fmt.Errorf("write logical switch port %s: %w", lsp.Name, err)
+		// NB unreachable, a leader change, a conflicting write: the runtime
+		// should retry the ADD, not treat it as a broken config.
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot write logical switch port %s to OVN NB", lsp.Name), err.Error())
 	}
 	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", chassis, "addresses", lsp.Addresses)
 	return nil
