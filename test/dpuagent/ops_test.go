@@ -2,6 +2,7 @@ package dpuagent_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -27,20 +28,17 @@ func metricsAddr(t *testing.T, ctx context.Context, agent *testbed.DPUAgent) str
 	t.Helper()
 	re := regexp.MustCompile(`msg="serving metrics" address=(\S+)`)
 	var addr string
-	deadline := time.Now().Add(30 * time.Second)
-	for addr == "" && time.Now().Before(deadline) {
+	err := testbed.Eventually(ctx, 30*time.Second, "agent logs its metrics address", func() error {
 		data, _ := os.ReadFile(agent.Log)
-		if m := re.FindSubmatch(data); m != nil {
-			addr = string(m[1])
+		m := re.FindSubmatch(data)
+		if m == nil {
+			return errors.New("not logged yet")
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if addr == "" {
-		t.Fatal("agent never logged its metrics address")
+		addr = string(m[1])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addr
 }
@@ -133,16 +131,10 @@ func TestGRPCMutualTLS(t *testing.T) {
 	}
 	// Info answers Unavailable until the agent knows its chassis; poll.
 	good := withCert(ca.MustIssue(t, dir, "host"))
-	deadline := time.Now().Add(30 * time.Second)
-	for err := info(good); err != nil; err = info(good) {
-		if time.Now().After(deadline) {
-			t.Fatalf("client with a certificate from the agent's CA refused: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := testbed.Eventually(ctx, 30*time.Second, "Info with a certificate from the agent's CA", func() error {
+		return info(good)
+	}); err != nil {
+		t.Fatalf("client with a certificate from the agent's CA refused: %v", err)
 	}
 	refused := map[string]grpc.DialOption{
 		"plaintext": grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -195,22 +187,14 @@ func TestInfoWaitsForChassisName(t *testing.T) {
 		t.Fatalf("Info without a system-id: %v, want UNAVAILABLE naming system-id", err)
 	}
 	testbed.Must(bed.VSCtl(ctx, "set", "Open_vSwitch", ".", "external_ids:system-id="+bed.Chassis))(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		info, err := api.Info(ctx, &ovndpuv1.InfoRequest{})
-		if err == nil {
-			if info.Chassis != bed.Chassis {
-				t.Fatalf("Info chassis = %q, want %q", info.Chassis, bed.Chassis)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Info after system-id was set: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	var info *ovndpuv1.InfoResponse
+	if err := testbed.Eventually(ctx, 30*time.Second, "Info after system-id was set", func() (err error) {
+		info, err = api.Info(ctx, &ovndpuv1.InfoRequest{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if info.Chassis != bed.Chassis {
+		t.Fatalf("Info chassis = %q, want %q", info.Chassis, bed.Chassis)
 	}
 }

@@ -153,21 +153,16 @@ func TestReplugWhenVFChanges(t *testing.T) {
 func (e *env) waitPlugged(t *testing.T, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	deadline := time.Now().Add(waitLong)
-	for {
+	err := testbed.Eventually(e.ctx, waitLong, "plugged interfaces", func() error {
 		got := e.pluggedByAgent(t)
 		slices.Sort(got)
-		if slices.Equal(got, want) {
-			return
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("plugged %v, want %v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("plugged interfaces = %v, want %v", got, want)
-		}
-		select {
-		case <-e.ctx.Done():
-			t.Fatal(e.ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -172,15 +172,13 @@ func (e *env) logCount(t *testing.T, s string) int {
 // waitLogCount waits until the agent's log has n lines containing s.
 func (e *env) waitLogCount(t *testing.T, s string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for e.logCount(t, s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent log has %d of %d lines with %q", e.logCount(t, s), n, s)
+	err := testbed.Eventually(e.ctx, waitLong, fmt.Sprintf("agent log lines with %q", s), func() error {
+		if got := e.logCount(t, s); got < n {
+			return fmt.Errorf("%d of %d", got, n)
 		}
-		select {
-		case <-e.ctx.Done():
-			t.Fatal(e.ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

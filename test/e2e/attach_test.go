@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -345,20 +346,14 @@ func TestHostAgentKilledMidADD(t *testing.T) {
 	added := make(chan testbed.CNIResult, 1)
 	go func() { added <- e.bed.ExecPlugin(e.ctx, "ADD", "ctr-k", ns, "eth0", conf) }()
 
-	deadline := time.Now().Add(time.Minute)
-	for {
-		_, vfErr := e.bed.HostIP(e.ctx, "link", "show", vf.Netdev)
-		if len(e.lsps(t)) == 1 && vfErr != nil { // LSP written, VF gone from the host
-			break
+	err := testbed.Eventually(e.ctx, time.Minute, "ADD writes the LSP and moves the VF", func() error {
+		if _, vfErr := e.bed.HostIP(e.ctx, "link", "show", vf.Netdev); vfErr == nil || len(e.lsps(t)) != 1 {
+			return errors.New("not yet")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("ADD never got as far as writing the LSP and moving the VF")
-		}
-		select { // polling the ADD's progress
-		case <-e.ctx.Done():
-			t.Fatal(e.ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	e.host.Kill()
 	if r := <-added; r.Err == nil {

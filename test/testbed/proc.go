@@ -108,7 +108,7 @@ func (d *daemon) stop() {
 // pollReady is poll that gives up at once when one of the bed's daemons
 // has died, with its last words, instead of waiting out the timeout.
 func (b *Bed) pollReady(ctx context.Context, what string, check func() error) error {
-	return poll(ctx, startTimeout, what, func() error {
+	return Eventually(ctx, startTimeout, what, func() error {
 		if err := b.deadDaemon(); err != nil {
 			return backoffStop{err}
 		}
@@ -153,9 +153,10 @@ func (b *Bed) run(ctx context.Context, argv ...string) (string, error) {
 	return strings.TrimSpace(stdout.String()), nil
 }
 
-// poll calls check until it returns nil or timeout passes, backing off from
-// 10ms to 200ms; it returns the last error.
-func poll(ctx context.Context, timeout time.Duration, what string, check func() error) error {
+// Eventually calls check until it returns nil or timeout passes, backing
+// off from 10ms to 200ms, and returns the last error wrapped with what.
+// It is the one readiness poll of the bed and its tests: no fixed sleeps.
+func Eventually(ctx context.Context, timeout time.Duration, what string, check func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	wait := 10 * time.Millisecond

@@ -159,7 +159,7 @@ func (b *Bed) PlumbVF(ctx context.Context, vf *VF, pod, ifname, cidr string) err
 // Ping checks that pod reaches ip, retrying until timeout: the first
 // packets may race ovn-controller's flow installation.
 func (b *Bed) Ping(ctx context.Context, pod, ip string) error {
-	return poll(ctx, startTimeout, fmt.Sprintf("ping %s from %s", ip, pod), func() error {
+	return Eventually(ctx, startTimeout, fmt.Sprintf("ping %s from %s", ip, pod), func() error {
 		_, err := b.InNetns(ctx, pod, "ping", "-c", "1", "-W", "1", ip)
 		return err
 	})

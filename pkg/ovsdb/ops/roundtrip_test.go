@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -75,17 +76,17 @@ func TestModelsRoundTripLSPToPortBinding(t *testing.T) {
 
 	chassis := &sbdb.Chassis{Name: bed.Chassis}
 	var pb *sbdb.PortBinding
-	err := waitFor(ctx, func() bool {
+	err := testbed.Eventually(ctx, 30*time.Second, "Port_Binding with requested_chassis in SB", func() error {
 		if err := sb.Get(ctx, chassis); err != nil {
-			return false
+			return err
 		}
 		var pbs []*sbdb.PortBinding
 		err := sb.WhereCache(func(p *sbdb.PortBinding) bool { return p.LogicalPort == lsp.Name }).List(ctx, &pbs)
 		if err != nil || len(pbs) != 1 || pbs[0].RequestedChassis == nil {
-			return false
+			return fmt.Errorf("bindings %v, err %v", pbs, err)
 		}
 		pb = pbs[0]
-		return true
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("Port_Binding %s with requested_chassis never appeared in SB: %v", lsp.Name, err)
@@ -125,14 +126,3 @@ func TestTransactReportsFailedOperations(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func waitFor(ctx context.Context, cond func() bool) error {
-	for wait := 10 * time.Millisecond; !cond(); wait = min(2*wait, 200*time.Millisecond) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	return nil
-}
