@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
@@ -97,9 +98,6 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 		devlink.WithLogger(o.log))
 	return a, nil
 }
-
-// Table is the agent's representor table.
-func (a *Agent) Table() *devlink.Table { return a.table }
 
 // Synced is closed once the agent has processed the initial dumps of SB,
 // OVS and devlink and computed every port's status, so a watcher's
@@ -330,16 +328,13 @@ func (a *Agent) connectSB(ctx context.Context) error {
 // monitor starts, so the monitor's conditions can include it.
 func (a *Agent) selectChassisUUID(ctx context.Context) error {
 	id := a.identity()
-	res, err := a.sb.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: sbdb.ChassisTable,
-		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: id.name}}, Columns: []string{"_uuid"}})
+	rows, err := ops.SelectByName(ctx, a.sb, sbdb.ChassisTable, id.name, "_uuid")
 	if err != nil {
-		return fmt.Errorf("look up SB Chassis %s: %w", id.name, err)
+		return err
 	}
-	if len(res) == 1 && len(res[0].Rows) == 1 {
-		if uuid, ok := res[0].Rows[0]["_uuid"].(ovsdb.UUID); ok {
-			id.uuid = uuid.GoUUID
-			a.id.Store(&id)
-		}
+	if len(rows) == 1 {
+		id.uuid = ops.RowUUID(rows[0])
+		a.id.Store(&id)
 	}
 	return nil
 }

@@ -100,12 +100,8 @@ func (nb *northbound) ownLSPs(ctx context.Context, network string) ([]*nbdb.Logi
 // lspExists asks the server (not the cache, which holds only our own LSPs)
 // whether any LSP is called name.
 func (nb *northbound) lspExists(ctx context.Context, name string) (bool, error) {
-	res, err := nb.c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: nbdb.LogicalSwitchPortTable,
-		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}, Columns: []string{"_uuid"}})
-	if err != nil {
-		return false, fmt.Errorf("look up logical switch port %s: %w", name, err)
-	}
-	return len(res) == 1 && len(res[0].Rows) > 0, nil
+	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid")
+	return len(rows) > 0, err
 }
 
 // createLSP writes lsp into the switch in one transaction. A switch deleted
@@ -132,18 +128,16 @@ func (nb *northbound) createLSP(ctx context.Context, lsUUID string, lsp *nbdb.Lo
 // cache: after an ADD whose create timed out, the LSP may exist although
 // this agent never saw the reply.
 func (nb *northbound) deleteOwnLSP(ctx context.Context, name, attachment string) error {
-	res, err := nb.c.Transact(ctx, ovsdb.Operation{Op: ovsdb.OperationSelect, Table: nbdb.LogicalSwitchPortTable,
-		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}, Columns: []string{"_uuid", "external_ids"}})
+	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid", "external_ids")
 	if err != nil {
-		return fmt.Errorf("look up logical switch port %s: %w", name, err)
+		return err
 	}
 	var txn []ovsdb.Operation
-	for _, row := range res[0].Rows {
+	for _, row := range rows {
 		if !ownedBy(row, nb.node, attachment) {
 			continue // another owner's, or a newer attachment took the name over
 		}
-		uuid, _ := row["_uuid"].(ovsdb.UUID)
-		del, err := ops.DeleteLSP(nb.c, uuid.GoUUID)
+		del, err := ops.DeleteLSP(nb.c, ops.RowUUID(row))
 		if err != nil {
 			return err
 		}

@@ -27,8 +27,27 @@ func Transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) ([]ov
 	return results, nil
 }
 
-// ErrNotFound is returned by lookups of single rows that do not exist.
-var ErrNotFound = errors.New("row not found")
+// SelectByName reads rows of table whose name column equals name straight
+// from the server, for the few lookups a client's monitor deliberately
+// does not cover. columns may include "_uuid".
+func SelectByName(ctx context.Context, c client.Client, table, name string, columns ...string) ([]ovsdb.Row, error) {
+	op := ovsdb.Operation{Op: ovsdb.OperationSelect, Table: table,
+		Where: []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}, Columns: columns}
+	res, err := c.Transact(ctx, op)
+	if err != nil {
+		return nil, fmt.Errorf("select %s named %q: %w", table, name, err)
+	}
+	if opErrs, err := ovsdb.CheckOperationResults(res, []ovsdb.Operation{op}); err != nil {
+		return nil, fmt.Errorf("select %s named %q: %w", table, name, describe(err, opErrs))
+	}
+	return res[0].Rows, nil
+}
+
+// RowUUID is the _uuid of a selected row ("" when not selected).
+func RowUUID(row ovsdb.Row) string {
+	uuid, _ := row["_uuid"].(ovsdb.UUID)
+	return uuid.GoUUID
+}
 
 // describe names each failed operation, so a log says which table and
 // which error ("constraint violation", "timed out"...) rather than a count.
