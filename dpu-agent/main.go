@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -39,7 +37,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.chassis, "chassis", "", "OVN chassis name (default: OVS external_ids:system-id)")
 	fs.StringVar(&f.bridge, "bridge", "br-int", "integration bridge")
 	fs.StringVar(&f.listen, "listen", ":50151", "gRPC listen address: HOST:PORT or unix:PATH")
-	fs.StringVar(&f.devlinkDump, "devlink-dump", "", "read devlink ports from this `devlink -j port show` JSON file (re-read on change) instead of netlink")
+	fs.StringVar(&f.devlinkDump, "devlink-dump", "", "read devlink ports from this `FILE` (the JSON 'devlink -j port show' prints), re-read when it changes, instead of netlink")
 	fs.StringVar(&f.plugger, "plugger", "agent", "who plugs representors: agent, or ovn-controller (observe only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
@@ -59,20 +57,7 @@ func parseFlags(args []string) (flags, error) {
 
 func main() {
 	f, err := parseFlags(os.Args[1:])
-	if err != nil {
-		os.Exit(2) // flag already printed the problem
-	}
-	log, err := cmdutil.NewLogger(f.logLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ovn-dpu-agent:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, f, log); err != nil {
-		log.Error("ovn-dpu-agent failed", "err", err)
-		os.Exit(1)
-	}
+	cmdutil.Main("ovn-dpu-agent", err, f.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, f, log) })
 }
 
 func run(ctx context.Context, f flags, log *slog.Logger) error {

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"google.golang.org/grpc"
 
@@ -58,21 +56,7 @@ func parseFlags(args []string) (flags, error) {
 
 func main() {
 	f, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ovn-dpu-host-agent:", err)
-		os.Exit(2)
-	}
-	log, err := cmdutil.NewLogger(f.logLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ovn-dpu-host-agent:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, f, log); err != nil {
-		log.Error("ovn-dpu-host-agent failed", "err", err)
-		os.Exit(1)
-	}
+	cmdutil.Main("ovn-dpu-host-agent", err, f.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, f, log) })
 }
 
 func run(ctx context.Context, f flags, log *slog.Logger) error {

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
@@ -83,4 +86,25 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return lis, nil
+}
+
+// Main is a daemon's main: exit 2 on a flag error, a logger at logLevel, a
+// context cancelled by SIGTERM or SIGINT, exit 1 when run fails.
+func Main(name string, flagErr error, logLevel string, run func(context.Context, *slog.Logger) error) {
+	if flagErr != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, flagErr)
+		os.Exit(2)
+	}
+	log, err := NewLogger(logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error(name+" failed", "err", err)
+		stop()
+		os.Exit(1)
+	}
 }
