@@ -3,6 +3,7 @@ package devlink
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -177,13 +178,13 @@ func inNewNetns(t *testing.T, f func()) netns.NsHandle {
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		t.Skipf("no network namespaces: %v", err)
+		skipOrFail(t, "no network namespaces: %v", err)
 	}
 	defer orig.Close()
 	ns, err := netns.New()
 	if err != nil {
 		runtime.UnlockOSThread()
-		t.Skipf("cannot create a network namespace (needs CAP_SYS_ADMIN): %v", err)
+		skipOrFail(t, "cannot create a network namespace (needs CAP_SYS_ADMIN): %v", err)
 	}
 	defer func() {
 		if err := netns.Set(orig); err != nil {
@@ -217,7 +218,7 @@ func TestRealLinkSocketSeesRename(t *testing.T) {
 	defer h.Close()
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "dlt-eth5"}, PeerName: "dlt-peer"}
 	if err := h.LinkAdd(veth); err != nil {
-		t.Skipf("cannot create a veth pair: %v", err)
+		skipOrFail(t, "cannot create a veth pair: %v", err)
 	}
 	link, err := h.LinkByName("dlt-eth5")
 	if err != nil {
@@ -284,7 +285,7 @@ func TestRealLinkSocketSeesRename(t *testing.T) {
 func TestRealGenlSubscribe(t *testing.T) {
 	f, err := netlink.GenlFamilyGet("nlctrl")
 	if err != nil {
-		t.Skipf("no generic netlink: %v", err)
+		skipOrFail(t, "no generic netlink: %v", err)
 	}
 	for _, g := range f.Groups {
 		if g.Name != "notify" {
@@ -299,5 +300,15 @@ func TestRealGenlSubscribe(t *testing.T) {
 		}
 		return
 	}
-	t.Skip("nlctrl has no notify group")
+	skipOrFail(t, "nlctrl has no notify group")
+}
+
+// skipOrFail skips a test whose environment is missing — but fails it in
+// CI (CI=true), where a missing capability must never pass silently.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
