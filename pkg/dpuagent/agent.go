@@ -21,6 +21,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // Agent plugs representors for one chassis. Create it with New, then Run.
@@ -345,11 +346,11 @@ func (a *Agent) selectChassisUUID(ctx context.Context) error {
 func (a *Agent) bindingConditions(pb *sbdb.PortBinding) []model.Condition {
 	id := a.identity()
 	conds := []model.Condition{
-		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{optRequestedChassis: id.name}},
+		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{vifplug.OptRequestedChassis: id.name}},
 	}
 	if id.hostname != "" && id.hostname != id.name {
 		conds = append(conds, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes,
-			Value: map[string]string{optRequestedChassis: id.hostname}})
+			Value: map[string]string{vifplug.OptRequestedChassis: id.hostname}})
 	}
 	if id.uuid != "" {
 		uuid := id.uuid

@@ -8,6 +8,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -103,7 +104,8 @@ func (a *Agent) publish(p *pass, out outcome) {
 			a.store.Set(st)
 			continue
 		}
-		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, requested-chassis moved or vif-plug options removed)", p.id.name)
+		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, %s moved or the vif-plug options removed)",
+			p.id.name, vifplug.OptRequestedChassis)
 		a.store.Remove(lsp, reason)
 		a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", ovndpuv1.Phase_PHASE_UNPLUGGED.String(), "reason", reason)
 	}
@@ -128,8 +130,8 @@ func (a *Agent) stillPlugged(p *pass, out outcome) map[string]string {
 		if !p.st.inBridge(iface) {
 			continue
 		}
-		lsp := iface.ExternalIDs[ifaceID]
-		byOVN := a.cfg.Plugger == PluggerOVNController && iface.ExternalIDs[ifaceOVNPlugged] == plugTypeRepresentor
+		lsp := iface.ExternalIDs[vifplug.IfaceID]
+		byOVN := a.cfg.Plugger == PluggerOVNController && vifplug.PluggedByOVN(iface.ExternalIDs)
 		if (ours(iface) && !out.unplugged[lsp]) || byOVN {
 			plugged[lsp] = iface.Name
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // ovsState is the slice of the local OVS database plugging looks at.
@@ -51,7 +52,7 @@ func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
 
 // ours reports whether this agent plugged iface.
 func ours(iface *vswitchd.Interface) bool {
-	return iface.ExternalIDs[ifacePlugged] == plugTypeRepresentor
+	return vifplug.PluggedByAgent(iface.ExternalIDs)
 }
 
 // inBridge reports whether iface is a port of the agent's bridge.

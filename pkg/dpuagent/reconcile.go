@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -94,9 +95,9 @@ func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]re
 		if !id.requestedHere(pb) {
 			continue
 		}
-		if !isRepresentorRequest(pb) {
+		if !vifplug.IsRepresentorRequest(pb.Options) {
 			a.log.Debug("binding for this chassis is not a representor request; not ours", "logical_port", pb.LogicalPort,
-				"vif_plug_type", pb.Options[optPlugType])
+				"vif_plug_type", pb.Options[vifplug.OptPlugType])
 			continue
 		}
 		reqs[pb.LogicalPort] = parseRequest(pb, id)
@@ -120,13 +121,13 @@ func (a *Agent) resolve(p *pass) []resolved {
 	for _, lsp := range slices.Sorted(maps.Keys(p.reqs)) {
 		rr := resolved{request: p.reqs[lsp]}
 		if rr.invalid == nil {
-			rr.rep, rr.err = a.table.Lookup(rr.pfMAC, rr.vfNum)
+			rr.rep, rr.err = a.table.Lookup(rr.PFMAC, rr.VFNum)
 		}
 		out = append(out, rr)
 	}
 	holds := func(rr resolved) bool {
 		iface := p.st.ifaces[rr.rep.Netdev]
-		return rr.invalid == nil && rr.rep.Netdev != "" && iface != nil && ours(iface) && iface.ExternalIDs[ifaceID] == rr.lsp
+		return rr.invalid == nil && rr.rep.Netdev != "" && iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceID] == rr.lsp
 	}
 	slices.SortStableFunc(out, func(x, y resolved) int {
 		switch hx, hy := holds(x), holds(y); {
@@ -160,7 +161,7 @@ func (a *Agent) planPort(p *pass, rr resolved) {
 		a.keepExisting(p, r)
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
 			"representor %s (pf-mac %s vf-num %d) belongs to logical port %s; only one port can use it",
-			rep.Netdev, r.pfMAC, r.vfNum, holder))
+			rep.Netdev, r.PFMAC, r.VFNum, holder))
 		return
 	}
 	if err != nil { // ambiguous: two netdevs claim this VF
@@ -175,7 +176,7 @@ func (a *Agent) planPort(p *pass, rr resolved) {
 		a.planPlug(p, r, rep.Netdev, st)
 	case !ours(iface):
 		a.foreignInterface(p, r, iface, st)
-	case iface.ExternalIDs[ifaceID] != r.lsp || !p.st.inBridge(iface) || attachmentChanged(iface, r):
+	case iface.ExternalIDs[vifplug.IfaceID] != r.lsp || !p.st.inBridge(iface) || attachmentChanged(iface, r):
 		a.planReplug(p, r, iface, st)
 	default:
 		a.planUpdate(p, r, iface)
@@ -189,7 +190,7 @@ func (a *Agent) planPort(p *pass, rr resolved) {
 // for a problem that may be transient.
 func (a *Agent) keepExisting(p *pass, r request) {
 	for _, iface := range p.st.oursInBridge() {
-		if iface.ExternalIDs[ifaceID] == r.lsp {
+		if iface.ExternalIDs[vifplug.IfaceID] == r.lsp {
 			p.wanted[iface.Name] = r.lsp
 		}
 	}
@@ -251,8 +252,8 @@ func (a *Agent) planReplug(p *pass, r request, iface *vswitchd.Interface, st *ov
 		return
 	}
 	p.changes = append(p.changes, change{lsp: r.lsp, what: "re-plug " + iface.Name, ops: del})
-	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("re-plugging representor %s (was iface-id %q)",
-		iface.Name, iface.ExternalIDs[ifaceID]))
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("re-plugging representor %s (was %s %q)",
+		iface.Name, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID]))
 }
 
 // planUpdate brings an interface of ours in line with its request
@@ -264,12 +265,12 @@ func (a *Agent) planUpdate(p *pass, r request, iface *vswitchd.Interface) {
 	want := a.portSpec(r, iface.Name)
 	var remove []string
 	if r.attachment == "" {
-		remove = []string{ifaceAttachment}
+		remove = []string{vifplug.IfaceAttachment}
 	}
 	idOps, err := ops.SetExternalIDs(a.ovs, iface, want.ExternalIDs, remove)
 	if err == nil {
 		var mtuOps []ovsdb.Operation
-		mtuOps, err = ops.SetMTURequest(a.ovs, iface, r.mtu)
+		mtuOps, err = ops.SetMTURequest(a.ovs, iface, r.mtuRequest())
 		idOps = append(idOps, mtuOps...)
 	}
 	if err != nil {
@@ -284,7 +285,7 @@ func (a *Agent) planUpdate(p *pass, r request, iface *vswitchd.Interface) {
 // foreignInterface handles a representor that is already an interface we
 // did not plug.
 func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
-	byOVN := iface.ExternalIDs[ifaceOVNPlugged] == plugTypeRepresentor
+	byOVN := vifplug.PluggedByOVN(iface.ExternalIDs)
 	if byOVN && a.cfg.Plugger == PluggerOVNController {
 		observe(st, iface, r, p.id)
 		return
@@ -296,16 +297,18 @@ func (a *Agent) foreignInterface(p *pass, r request, iface *vswitchd.Interface, 
 	if byOVN {
 		p.competing++
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
-			"representor %s is already %s, plugged by ovn-controller's representor plug provider (external_ids:ovn-plugged=representor); "+
-				"two pluggers race for it: run ovn-dpu-agent with --plugger ovn-controller", iface.Name, where))
+			"representor %s is already %s, plugged by ovn-controller's representor plug provider (external_ids:%s=%s); "+
+				"two pluggers race for it: run ovn-dpu-agent with --plugger ovn-controller",
+			iface.Name, where, vifplug.IfaceOVNPlugged, vifplug.PlugTypeRepresentor))
 		a.log.Error("competing plugger: ovn-controller plugs representors itself; run ovn-dpu-agent with --plugger ovn-controller",
 			"logical_port", r.lsp, "interface", iface.Name)
 		return
 	}
 	p.foreign++
 	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
-		"representor %s is already %s as an interface ovn-dpu did not plug (iface-id %q, no external_ids:ovn-dpu-plugged); "+
-			"remove it (ovs-vsctl del-port %s) or free the VF", iface.Name, where, iface.ExternalIDs[ifaceID], iface.Name))
+		"representor %s is already %s as an interface ovn-dpu did not plug (%s %q, no external_ids:%s); "+
+			"remove it (ovs-vsctl del-port %s) or free the VF",
+		iface.Name, where, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID], vifplug.IfacePlugged, iface.Name))
 }
 
 // planUnplugs removes interfaces of ours that no request holds any more:
@@ -324,7 +327,7 @@ func (a *Agent) planUnplugs(p *pass) {
 		if _, held := p.wanted[iface.Name]; held {
 			continue
 		}
-		lsp := iface.ExternalIDs[ifaceID]
+		lsp := iface.ExternalIDs[vifplug.IfaceID]
 		if p.id.uuid == "" {
 			a.log.Warn("own Chassis row absent; not unplugging", "chassis", p.id.name, "interface", iface.Name, "logical_port", lsp)
 			continue
@@ -357,15 +360,11 @@ func (a *Agent) deleteOps(p *pass, iface *vswitchd.Interface) ([]ovsdb.Operation
 }
 
 func (a *Agent) portSpec(r request, rep string) ops.PortSpec {
-	ids := map[string]string{ifaceID: r.lsp, ifacePlugged: plugTypeRepresentor}
-	if r.attachment != "" {
-		ids[ifaceAttachment] = r.attachment
-	}
-	return ops.PortSpec{Name: rep, ExternalIDs: ids, MTURequest: r.mtu}
+	return ops.PortSpec{Name: rep, ExternalIDs: vifplug.InterfaceIDs(r.lsp, r.attachment), MTURequest: r.mtuRequest()}
 }
 
 func attachmentChanged(iface *vswitchd.Interface, r request) bool {
-	cur := iface.ExternalIDs[ifaceAttachment]
+	cur := iface.ExternalIDs[vifplug.IfaceAttachment]
 	return cur != "" && r.attachment != "" && cur != r.attachment
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -12,13 +13,11 @@ func baseStatus(r request) *ovndpuv1.PortStatus {
 		LogicalPort:  r.lsp,
 		AttachmentId: r.attachment,
 		OwnerNode:    r.owner,
-		VfNum:        int32(r.vfNum),
+		VfNum:        int32(r.VFNum),
+		Mtu:          int32(r.MTU),
 	}
-	if r.pfMAC != nil {
-		st.PfMac = r.pfMAC.String()
-	}
-	if r.mtu != nil {
-		st.Mtu = int32(*r.mtu)
+	if r.PFMAC != nil {
+		st.PfMac = r.PFMAC.String()
 	}
 	return st
 }
@@ -40,8 +39,8 @@ func observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r request, id c
 		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("interface %s: %s", iface.Name, *iface.Error))
 	case !r.claimed:
 		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, fmt.Sprintf("waiting for ovn-controller to claim the binding on chassis %s", id.name))
-	case iface.ExternalIDs[ifaceOVNInstalled] != "true":
-		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, "waiting for ovn-controller to install flows (ovn-installed)")
+	case !vifplug.OVNInstalled(iface.ExternalIDs):
+		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, "waiting for ovn-controller to install flows ("+vifplug.IfaceOVNInstalled+")")
 	default:
 		setPhase(st, ovndpuv1.Phase_PHASE_READY, "")
 	}

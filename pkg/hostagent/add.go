@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -266,25 +266,12 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	for _, ip := range ad.res.IPs {
 		addr = append(addr, ip.Address.IP.String())
 	}
-	options := map[string]string{
-		"requested-chassis":           chassis,
-		"vif-plug-type":               "representor",
-		"vif-plug:representor:pf-mac": strings.ToLower(ad.vf.PFMAC.String()),
-		"vif-plug:representor:vf-num": strconv.Itoa(ad.vf.VFIndex),
-	}
-	if ad.conf.MTU != 0 {
-		options["vif-plug-mtu-request"] = strconv.Itoa(ad.conf.MTU)
-	}
-	ids := map[string]string{
-		extOwner: a.cfg.Node, extAttachment: ad.att.AttachmentID, extNetwork: ad.conf.Name,
-		extContainerID: ad.att.Key.ContainerID, extIfName: ad.att.Key.IfName, extDeviceID: ad.conf.DeviceID,
-	}
-	if ad.pod.namespace != "" {
-		ids[extPodNamespace] = ad.pod.namespace
-	}
-	if ad.pod.name != "" {
-		ids[extPodName] = ad.pod.name
-	}
+	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, VFNum: ad.vf.VFIndex, MTU: ad.conf.MTU}.Options()
+	ids := vifplug.Attachment{
+		Owner: a.cfg.Node, ID: ad.att.AttachmentID, Network: ad.conf.Name,
+		ContainerID: ad.att.Key.ContainerID, IfName: ad.att.Key.IfName, DeviceID: ad.conf.DeviceID,
+		PodNamespace: ad.pod.namespace, PodName: ad.pod.name,
+	}.ExternalIDs()
 	joined := strings.Join(addr, " ")
 	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{joined},
 		PortSecurity: []string{joined}, Options: options, ExternalIDs: ids}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -119,7 +120,7 @@ func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest) error {
 	if err := a.dpu.Connected(); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot check the attachment's DPU status", err.Error())
 	}
-	if lsp, err := a.nb.ownLSP(ctx, att.LSPName); err != nil || lsp == nil || lsp.ExternalIDs[extAttachment] != att.AttachmentID {
+	if lsp, err := a.nb.ownLSP(ctx, att.LSPName); err != nil || lsp == nil || lsp.ExternalIDs[vifplug.ExtAttachment] != att.AttachmentID {
 		return fmt.Errorf("logical switch port %s of attachment %s is missing from OVN NB", att.LSPName, att.AttachmentID)
 	}
 	if err := a.plumber.Check(ctx, att.NetnsPath, att.Key.IfName, nil); err != nil {
@@ -180,15 +181,15 @@ func (a *Agent) gcOrphanLSPs(ctx context.Context, network string, valid map[host
 	}
 	var errs []error
 	for _, lsp := range lsps {
-		key := hoststate.Key{ContainerID: lsp.ExternalIDs[extContainerID], IfName: lsp.ExternalIDs[extIfName]}
+		key := hoststate.Key{ContainerID: lsp.ExternalIDs[vifplug.ExtContainerID], IfName: lsp.ExternalIDs[vifplug.ExtIfName]}
 		if valid[key] {
 			continue
 		}
 		if _, err := a.state.Load(key); !errors.Is(err, hoststate.ErrNotFound) {
 			continue // state exists (or is unreadable): DEL owns it
 		}
-		log.Info("GC: removing orphan logical switch port", "logical_port", lsp.Name, "attachment", lsp.ExternalIDs[extAttachment])
-		errs = append(errs, a.nb.deleteOwnLSP(ctx, lsp.Name, lsp.ExternalIDs[extAttachment]))
+		log.Info("GC: removing orphan logical switch port", "logical_port", lsp.Name, "attachment", lsp.ExternalIDs[vifplug.ExtAttachment])
+		errs = append(errs, a.nb.deleteOwnLSP(ctx, lsp.Name, lsp.ExternalIDs[vifplug.ExtAttachment]))
 	}
 	return errors.Join(errs...)
 }

@@ -13,18 +13,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
-)
-
-// ownerKey and the other LSP external_ids the host agent writes (DESIGN.md).
-const (
-	extOwner        = "ovn-dpu:owner"
-	extAttachment   = "ovn-dpu:attachment"
-	extNetwork      = "ovn-dpu:network"
-	extContainerID  = "ovn-dpu:container-id"
-	extIfName       = "ovn-dpu:ifname"
-	extDeviceID     = "ovn-dpu:device-id"
-	extPodNamespace = "ovn-dpu:pod-namespace"
-	extPodName      = "ovn-dpu:pod-name"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // northbound is the host agent's NB session.
@@ -52,7 +41,7 @@ func connectNB(ctx context.Context, remotes []string, tlsCfg *tls.Config, node s
 	_, err = c.Monitor(ctx, c.NewMonitor(
 		client.WithTable(ls, &ls.Name),
 		client.WithConditionalTable(lsp,
-			[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: map[string]string{extOwner: node}}},
+			[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: vifplug.OwnerSelector(node)}},
 			&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses),
 	))
 	if err != nil {
@@ -93,7 +82,7 @@ func (nb *northbound) ownLSP(ctx context.Context, name string) (*nbdb.LogicalSwi
 // ownLSPs lists this node's LSPs of a CNI network, from the cache.
 func (nb *northbound) ownLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
 	var found []*nbdb.LogicalSwitchPort
-	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[extNetwork] == network }).List(ctx, &found)
+	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[vifplug.ExtNetwork] == network }).List(ctx, &found)
 	return found, err
 }
 
@@ -151,5 +140,5 @@ func (nb *northbound) deleteOwnLSP(ctx context.Context, name, attachment string)
 // the attachment id.
 func ownedBy(row ovsdb.Row, node, attachment string) bool {
 	ids, ok := row["external_ids"].(ovsdb.OvsMap)
-	return ok && ids.GoMap[extOwner] == node && ids.GoMap[extAttachment] == attachment
+	return ok && ids.GoMap[vifplug.ExtOwner] == node && ids.GoMap[vifplug.ExtAttachment] == attachment
 }

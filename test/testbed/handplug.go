@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // HandAttach does by hand what ovn-dpu automates, the way an operator
@@ -25,7 +26,7 @@ func (b *Bed) HandAttach(ctx context.Context, logicalSwitch string, vf *VF, lsp,
 		return err
 	}
 	_, err := b.VSCtl(ctx, "add-port", "br-int", vf.Representor, "--",
-		"set", "Interface", vf.Representor, "external_ids:iface-id="+lsp)
+		"set", "Interface", vf.Representor, "external_ids:"+vifplug.IfaceID+"="+lsp)
 	return err
 }
 
@@ -54,12 +55,7 @@ func (b *Bed) RequestArgs(logicalSwitch, lsp string, vf *VF, ip string, extra ..
 	if ip != "" {
 		addr += " " + ip
 	}
-	opts := map[string]string{
-		"requested-chassis":           b.Chassis,
-		"vif-plug-type":               "representor",
-		"vif-plug:representor:pf-mac": vf.PFMAC.String(),
-		"vif-plug:representor:vf-num": strconv.Itoa(vf.Index),
-	}
+	opts := vifplug.Request{Chassis: b.Chassis, PFMAC: vf.PFMAC, VFNum: vf.Index}.Options()
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		opts[k] = v
