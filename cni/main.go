@@ -1,6 +1,6 @@
 // Command ovn-dpu-cni is the CNI 1.1 plugin: a thin client that forwards
 // each request to ovn-dpu-host-agent over its unix socket and prints the
-// answer. Every verb's logic lives in the agent; see DESIGN.md.
+// answer. Every verb's logic lives in the agent; see docs/architecture.md.
 package main
 
 import (

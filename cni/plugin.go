@@ -11,6 +11,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types/create"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/cniclient"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -38,7 +39,14 @@ func (p *plugin) verb(command string, printsResult bool) func(*skel.CmdArgs) err
 		if v, err := create.DecodeVersion(args.StdinData); err == nil {
 			p.cniVersion = v
 		}
-		conf, err := cniclient.ParseConfig(args.StdinData)
+		// ADD's config is checked whole before dialling: a config that can
+		// never work is code 7 even while the host agent is down, not 11,
+		// which would make the runtime retry it for ever.
+		parse := netconf.Parse
+		if command == "ADD" {
+			parse = netconf.ParseAdd
+		}
+		conf, err := parse(args.StdinData)
 		if err != nil {
 			return err
 		}
@@ -71,7 +79,7 @@ func (p *plugin) verb(command string, printsResult bool) func(*skel.CmdArgs) err
 // printResult re-encodes the agent's result in the configuration's
 // cniVersion, so a runtime always reads a canonical result of the version
 // it asked for, whatever the agent's encoder did.
-func (p *plugin) printResult(result []byte, conf cniclient.Config) error {
+func (p *plugin) printResult(result []byte, conf *netconf.Config) error {
 	invalid := func(err error) error {
 		return types.NewError(types.ErrInternal,
 			fmt.Sprintf("the ovn-dpu host agent on %s answered an invalid CNI result", conf.AgentSocket), err.Error())

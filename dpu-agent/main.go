@@ -1,5 +1,5 @@
 // Command ovn-dpu-agent runs on the DPU: it plugs the representors OVN asks
-// for into br-int and streams each port's status. See DESIGN.md.
+// for into br-int and streams each port's status. Flags: docs/contract.md.
 package main
 
 import (
@@ -86,17 +86,8 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	srv := grpc.NewServer(grpc.Creds(creds))
 	agent.RegisterGRPC(srv)
-	go func() {
-		if err := srv.Serve(lis); err != nil {
-			log.Error("gRPC server stopped", "err", err)
-		}
-	}()
 	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure)
-	err = agent.Run(ctx)
-	// Stop, not GracefulStop: WatchPorts streams last as long as their
-	// clients, and clients reconnect to the next agent anyway.
-	srv.Stop()
-	return err
+	return cmdutil.Serve(ctx, srv, lis, agent.Run)
 }
 
 func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloader, error) {

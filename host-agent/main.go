@@ -1,6 +1,6 @@
 // Command ovn-dpu-host-agent runs on the host: it serves the CNI plugin on a
 // unix socket, writes Logical_Switch_Port requests to OVN NB, moves VFs into
-// pods and waits for the DPU agent's verdict. See DESIGN.md.
+// pods and waits for the DPU agent's verdict. Flags: docs/contract.md.
 package main
 
 import (
@@ -16,7 +16,9 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/cmdutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/hostagent"
 	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
@@ -33,9 +35,9 @@ func parseFlags(args []string) (flags, error) {
 	fs := flag.NewFlagSet("ovn-dpu-host-agent", flag.ContinueOnError)
 	fs.StringVar(&f.nb, "nb", "", "OVN Northbound remotes, comma-separated (unix:, tcp:, ssl:)")
 	fs.StringVar(&f.dpu, "dpu", "", "address of the DPU agent's gRPC listener (HOST:PORT or unix:PATH)")
-	fs.StringVar(&f.socket, "socket", "/run/ovn-dpu/host-agent.sock", "unix socket the CNI plugin connects to (mode 0600)")
-	fs.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "sysfs root for VF lookup")
-	fs.StringVar(&f.stateDir, "state-dir", "/var/lib/ovn-dpu", "per-attachment state, kept across restarts")
+	fs.StringVar(&f.socket, "socket", netconf.DefaultAgentSocket, "unix socket the CNI plugin connects to (mode 0600)")
+	fs.StringVar(&f.sysfsRoot, "sysfs-root", sysfs.DefaultRoot, "sysfs root for VF lookup")
+	fs.StringVar(&f.stateDir, "state-dir", hostagent.DefaultStateDir, "per-attachment state, kept across restarts")
 	fs.StringVar(&f.node, "node-name", hostname, "this host's name, written as ovn-dpu:owner")
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -81,7 +83,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	defer dpuConn.Close()
 	agent, err := hostagent.New(hostagent.Config{NBRemotes: nb, NBTLS: nbTLS, Node: f.node,
-		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir}, dpuConn, hostagent.WithLogger(log))
+		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir}, hostagent.WithDPUConn(dpuConn), hostagent.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -97,13 +99,6 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	srv := grpc.NewServer()
 	ovndpuv1.RegisterHostAgentServer(srv, agent)
-	go func() {
-		if err := srv.Serve(lis); err != nil {
-			log.Error("CNI socket server stopped", "err", err)
-		}
-	}()
 	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
-	err = agent.Run(ctx)
-	srv.Stop()
-	return err
+	return cmdutil.Serve(ctx, srv, lis, agent.Run)
 }

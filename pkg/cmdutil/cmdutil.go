@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"google.golang.org/grpc"
+
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 )
@@ -106,5 +108,38 @@ func Main(name string, flagErr error, logLevel string, run func(context.Context,
 		log.Error(name+" failed", "err", err)
 		stop()
 		os.Exit(1)
+	}
+}
+
+// Serve runs srv on lis alongside run and returns when either ends. A
+// daemon must not keep running without its API: when the server stops by
+// itself (its listener failed, the socket was removed under it), run's
+// context is cancelled and Serve returns an error naming the address, so
+// the daemon exits non-zero and its supervisor restarts it. When run
+// returns first, the server is stopped and run's result returned.
+func Serve(ctx context.Context, srv *grpc.Server, lis net.Listener, run func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr := lis.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	ran := make(chan error, 1)
+	go func() { ran <- run(ctx) }()
+	select {
+	case err := <-ran:
+		// Stop, not GracefulStop: streams last as long as their clients,
+		// and clients reconnect to the next instance anyway.
+		srv.Stop()
+		<-served
+		return err
+	case err := <-served:
+		cancel()
+		if runErr := <-ran; runErr != nil {
+			err = errors.Join(err, runErr)
+		}
+		if err == nil {
+			err = errors.New("no error reported")
+		}
+		return fmt.Errorf("gRPC server on %s stopped: %w", addr, err)
 	}
 }

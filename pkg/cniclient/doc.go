@@ -1,9 +1,7 @@
 // Package cniclient is the ovn-dpu CNI plugin's side of the HostAgent.CNI
-// call: it reads the few configuration keys the plugin itself needs and
-// forwards a CNI request over the host agent's unix socket, turning every
-// failure into a CNI error with DESIGN.md's codes.
+// call: it forwards a CNI request over the host agent's unix socket and
+// turns every failure into a CNI error with the codes of docs/contract.md.
 //
-// Everything else in the network configuration is the host agent's
-// business, so the plugin forwards stdin untouched and never interprets it
-// beyond ParseConfig.
+// The network configuration is the host agent's business: the plugin
+// forwards stdin untouched and reads it only through pkg/netconf.
 package cniclient

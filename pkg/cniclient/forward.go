@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -63,10 +64,10 @@ func withDialObserver(f func(error)) Option {
 // Every error is a *types.Error: the agent's own CNI error as it sent it;
 // ErrTryAgainLater (11) when the agent cannot be reached within the
 // connect bound, drops the connection or does not answer in time, because
-// all of those are worth a retry by the runtime; the codes of ParseConfig
-// when req.Config is unusable; ErrInternal (999) otherwise.
+// all of those are worth a retry by the runtime; the codes of
+// netconf.Parse when req.Config is unusable; ErrInternal (999) otherwise.
 func Forward(ctx context.Context, socket string, req *ovndpuv1.CNIRequest, opts ...Option) ([]byte, error) {
-	conf, err := ParseConfig(req.GetConfig())
+	conf, err := netconf.Parse(req.GetConfig())
 	if err != nil {
 		return nil, err
 	}

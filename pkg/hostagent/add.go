@@ -19,6 +19,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/dpuclient"
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
@@ -29,7 +30,7 @@ import (
 // addition is one ADD in progress.
 type addition struct {
 	req  *ovndpuv1.CNIRequest
-	conf *NetConf
+	conf *netconf.Config
 	pod  podArgs
 	vf   sysfs.VF
 	att  *hoststate.Attachment
@@ -42,14 +43,14 @@ type addition struct {
 // recorded in the attachment's state before it starts; on any failure the
 // recorded steps are undone, so a failed ADD leaves nothing behind.
 func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) (result []byte, err error) {
-	conf, err := parseNetConf(req.Config)
+	conf, err := netconf.ParseAdd(req.Config)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(conf.timeout)*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, conf.Timeout())
 	defer cancel()
 	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
-	ctx, done, err := a.locks.Begin(ctx, key, "ADD")
+	ctx, done, err := a.locks.Begin(ctx, key, hoststate.OpAdd)
 	if err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, "another operation on this attachment is in progress", err.Error())
 	}
@@ -96,15 +97,15 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	// Two ADDs for different keys must not both find the VF free.
 	a.claimMu.Lock()
 	defer a.claimMu.Unlock()
-	if err := a.vfFree(ad.conf.DeviceID, key); err != nil {
+	if err := a.vfFree(ad.conf.DeviceID, key, ad.log); err != nil {
 		return err
 	}
-	vf, err := a.sysfs.LookupVF(ad.conf.DeviceID)
+	vf, err := a.vfs.LookupVF(ad.conf.DeviceID)
 	if err != nil {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
 	ad.vf = vf
-	ad.mac = ad.conf.mac
+	ad.mac = ad.conf.MAC
 	if ad.mac == nil {
 		ad.mac = vf.MAC
 	}
@@ -126,11 +127,15 @@ func vfLookupError(deviceID string, err error) error {
 }
 
 // vfFree refuses a VF that another live attachment holds: two pods must
-// never share a VF, and the other one may just be finishing.
-func (a *Agent) vfFree(deviceID string, key hoststate.Key) error {
+// never share a VF, and the other one may just be finishing. A record that
+// cannot be read may hold this very VF, so it counts as holding it: the
+// ADD is refused (try again later) until DEL or an operator deals with it.
+func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) error {
 	all, err := a.state.List()
-	if err != nil && len(all) == 0 {
-		return fmt.Errorf("read attachment state: %w", err)
+	if err != nil {
+		log.Error("attachment state unreadable; refusing to hand out VFs until it is fixed", "err", err)
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot tell whether VF %s is free: attachment state in %s is unreadable "+
+			"(DEL that attachment, or move the file named in the details away)", deviceID, a.state.Dir()), err.Error())
 	}
 	for _, att := range all {
 		held, _ := sysfs.NormalizePCIAddress(att.DeviceID)
@@ -207,7 +212,7 @@ func (a *Agent) step(ad *addition, do func() error, names ...hoststate.StepName)
 // allocate runs the IPAM delegate, or takes runtimeConfig.ips, or none.
 func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 	ad.res = &current.Result{CNIVersion: current.ImplementedSpecVersion}
-	if t := ad.conf.ipamType(); t != "" {
+	if t := ad.conf.IPAMType; t != "" {
 		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
 		if err := a.state.Save(ad.att); err != nil {
 			return err
@@ -220,7 +225,7 @@ func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 		ad.att.IPAM.Result, _ = json.Marshal(res)
 		return nil
 	}
-	for _, ipn := range ad.conf.ips {
+	for _, ipn := range ad.conf.IPs {
 		ad.res.IPs = append(ad.res.IPs, &current.IPConfig{Address: *ipn})
 	}
 	return nil
@@ -237,11 +242,11 @@ func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest)
 
 // writeLSP writes the Logical_Switch_Port request in one NB transaction.
 func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
-	lsUUID, err := a.nb.switchUUID(ctx, ad.conf.LogicalSwitch)
+	lsUUID, err := a.nb.SwitchUUID(ctx, ad.conf.LogicalSwitch)
 	if err != nil {
 		return invalidConfig("logicalSwitch: " + err.Error())
 	}
-	if exists, err := a.nb.lspExists(ctx, ad.att.LSPName); err != nil {
+	if exists, err := a.nb.LSPExists(ctx, ad.att.LSPName); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot read OVN NB", err.Error())
 	} else if exists {
 		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's; "+
@@ -252,7 +257,7 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
 	}
 	lsp := a.lspFor(ad, chassis)
-	if err := a.nb.createLSP(ctx, lsUUID, lsp); err != nil {
+	if err := a.nb.CreateLSP(ctx, lsUUID, lsp); err != nil {
 		// NB unreachable, a leader change, a conflicting write: the runtime
 		// should retry the ADD, not treat it as a broken config.
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot write logical switch port %s to OVN NB", lsp.Name), err.Error())
@@ -300,7 +305,7 @@ func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
 		return types.NewError(codeRejected, "the DPU rejected the attachment: "+st.Reason,
 			fmt.Sprintf("logical port %s, attachment %s, DPU chassis phase %v", ad.att.LSPName, ad.att.AttachmentID, st.Phase))
 	default:
-		return types.NewError(codeNotReady, fmt.Sprintf("not ready within timeoutSeconds=%d: %v", ad.conf.timeout, err), "")
+		return types.NewError(codeNotReady, fmt.Sprintf("not ready within timeoutSeconds=%d: %v", ad.conf.TimeoutSeconds, err), "")
 	}
 }
 

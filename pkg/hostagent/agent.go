@@ -19,13 +19,20 @@ import (
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
-// Config is what the host agent needs; see DESIGN.md for the flags.
+// Defaults of the flags that have them.
+const (
+	DefaultStateDir   = "/var/lib/ovn-dpu"
+	DefaultDelTimeout = 10 * time.Second
+)
+
+// Config is what the host agent needs; docs/contract.md lists the flags
+// that fill it.
 type Config struct {
 	NBRemotes []string
 	NBTLS     *tls.Config
 	Node      string
-	SysfsRoot string
-	StateDir  string
+	SysfsRoot string // default sysfs.DefaultRoot
+	StateDir  string // default DefaultStateDir
 	// HostNetns is the path of the namespace holding the VFs; "" is the
 	// agent's own.
 	HostNetns string
@@ -34,17 +41,18 @@ type Config struct {
 // Agent carries out CNI requests. Create it with New, then Run.
 type Agent struct {
 	ovndpuv1.UnimplementedHostAgentServer
-	cfg     Config
-	opts    options
-	log     *slog.Logger
-	nb      *northbound
-	dpu     *dpuclient.Client
-	sysfs   *sysfs.Reader
-	plumber *netns.Plumber
-	ipam    *ipam.Delegate
-	state   *hoststate.Store
-	locks   *hoststate.Locker
-	ready   chan struct{} // closed once NB is connected
+	cfg       Config
+	opts      options
+	log       *slog.Logger
+	connectNB NBConnector
+	nb        Northbound // set by Run before ready is closed
+	dpu       DPU
+	vfs       VFLookup
+	plumber   Plumber
+	ipam      IPAM
+	state     *hoststate.Store
+	locks     *hoststate.Locker
+	ready     chan struct{} // closed once NB is connected
 	// claimMu makes "is this VF free?" and recording the claim one step.
 	claimMu sync.Mutex
 	metrics *metrics
@@ -54,6 +62,12 @@ type options struct {
 	log        *slog.Logger
 	delTimeout time.Duration
 	now        func() time.Time
+	dpuConn    grpc.ClientConnInterface
+	dpu        DPU
+	connectNB  NBConnector
+	vfs        VFLookup
+	plumber    Plumber
+	ipam       IPAM
 }
 
 // Option tunes an Agent.
@@ -66,28 +80,74 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // unplugged before it answers anyway (the DPU may be down; DEL must finish).
 func WithDelTimeout(d time.Duration) Option { return func(o *options) { o.delTimeout = d } }
 
-// New prepares an agent that reaches the DPU agent through dpuConn.
-func New(cfg Config, dpuConn grpc.ClientConnInterface, opts ...Option) (*Agent, error) {
-	o := options{log: slog.Default(), delTimeout: 10 * time.Second, now: time.Now}
+// WithClock replaces time.Now for the timestamps in attachment state.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithDPUConn follows the DPU agent behind conn (the production DPU).
+func WithDPUConn(conn grpc.ClientConnInterface) Option { return func(o *options) { o.dpuConn = conn } }
+
+// WithDPU replaces the DPU agent stream.
+func WithDPU(d DPU) Option { return func(o *options) { o.dpu = d } }
+
+// WithNorthbound replaces how the NB session is opened (default: a
+// libovsdb client of Config.NBRemotes).
+func WithNorthbound(connect NBConnector) Option { return func(o *options) { o.connectNB = connect } }
+
+// WithVFLookup replaces the sysfs VF lookup under Config.SysfsRoot.
+func WithVFLookup(v VFLookup) Option { return func(o *options) { o.vfs = v } }
+
+// WithPlumber replaces the netns plumbing.
+func WithPlumber(p Plumber) Option { return func(o *options) { o.plumber = p } }
+
+// WithIPAM replaces the IPAM delegate.
+func WithIPAM(i IPAM) Option { return func(o *options) { o.ipam = i } }
+
+// New prepares an agent; it connects nothing until Run. Collaborators not
+// given by options are the production ones built from cfg.
+func New(cfg Config, opts ...Option) (*Agent, error) {
+	o := options{log: slog.Default(), delTimeout: DefaultDelTimeout, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if len(cfg.NBRemotes) == 0 {
-		return nil, errors.New("no Northbound remote: set --nb")
-	}
 	if cfg.Node == "" {
 		return nil, errors.New("no node name: set --node-name")
+	}
+	if cfg.SysfsRoot == "" {
+		cfg.SysfsRoot = sysfs.DefaultRoot
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
+	}
+	if o.connectNB == nil {
+		if len(cfg.NBRemotes) == 0 {
+			return nil, errors.New("no Northbound remote: set --nb")
+		}
+		o.connectNB = func(ctx context.Context) (Northbound, error) {
+			return connectNB(ctx, cfg.NBRemotes, cfg.NBTLS, cfg.Node, o.log)
+		}
+	}
+	if o.dpu == nil {
+		if o.dpuConn == nil {
+			return nil, errors.New("no DPU agent connection: set --dpu")
+		}
+		o.dpu = dpuclient.New(o.dpuConn, cfg.Node, o.log)
+	}
+	if o.vfs == nil {
+		o.vfs = sysfs.New(cfg.SysfsRoot)
+	}
+	if o.plumber == nil {
+		o.plumber = netns.New(netns.WithLogger(o.log))
+	}
+	if o.ipam == nil {
+		o.ipam = &ipam.Delegate{}
 	}
 	state, err := hoststate.Open(cfg.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("--state-dir %s: %w", cfg.StateDir, err)
 	}
 	return &Agent{
-		cfg: cfg, opts: o, log: o.log,
-		dpu:     dpuclient.New(dpuConn, cfg.Node, o.log),
-		sysfs:   sysfs.New(cfg.SysfsRoot),
-		plumber: netns.New(netns.WithLogger(o.log)),
-		ipam:    &ipam.Delegate{},
+		cfg: cfg, opts: o, log: o.log, connectNB: o.connectNB,
+		dpu: o.dpu, vfs: o.vfs, plumber: o.plumber, ipam: o.ipam,
 		state:   state,
 		locks:   &hoststate.Locker{},
 		ready:   make(chan struct{}),
@@ -99,14 +159,14 @@ func New(cfg Config, dpuConn grpc.ClientConnInterface, opts ...Option) (*Agent, 
 // that arrive before NB is connected wait for it (within their timeout).
 func (a *Agent) Run(ctx context.Context) error {
 	go a.dpu.Run(ctx)
-	nb, err := connectNB(ctx, a.cfg.NBRemotes, a.cfg.NBTLS, a.cfg.Node, a.log)
+	nb, err := a.connectNB(ctx)
 	if err != nil {
 		return err
 	}
-	defer nb.c.Close()
+	defer nb.Close()
 	a.nb = nb
 	close(a.ready)
-	a.log.Info("connected to OVN NB", "nb", nb.c.CurrentEndpoint(), "node", a.cfg.Node)
+	a.log.Info("connected to OVN NB", "nb", a.cfg.NBRemotes, "node", a.cfg.Node)
 	<-ctx.Done()
 	return nil
 }
@@ -128,7 +188,7 @@ func (a *Agent) Ready() error {
 	default:
 		return fmt.Errorf("OVN NB %v not connected yet", a.cfg.NBRemotes)
 	}
-	if !a.nb.c.Connected() {
+	if !a.nb.Connected() {
 		return fmt.Errorf("OVN NB %v not connected", a.cfg.NBRemotes)
 	}
 	return a.dpu.Connected()

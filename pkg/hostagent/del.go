@@ -2,7 +2,6 @@ package hostagent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
-	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -24,7 +22,7 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	ctx, cancel := context.WithTimeout(ctx, a.opts.delTimeout+30*time.Second)
 	defer cancel()
 	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
-	ctx, done, err := a.locks.Begin(ctx, key, "DEL")
+	ctx, done, err := a.locks.Begin(ctx, key, hoststate.OpDel)
 	if err != nil {
 		return types.NewError(types.ErrTryAgainLater, "could not serialise DEL with the attachment's other operations", err.Error())
 	}
@@ -87,7 +85,7 @@ func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step ho
 // removeLSP deletes the attachment's LSP and waits (bounded) for the DPU
 // to unplug it, so a following ADD on the same VF starts clean.
 func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, log *slog.Logger, unplugWait time.Duration) error {
-	if err := a.nb.deleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
+	if err := a.nb.DeleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
 		return fmt.Errorf("delete logical switch port %s: %w", att.LSPName, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, unplugWait)
@@ -104,92 +102,4 @@ func original(vf hoststate.VF) netns.Original {
 		o.MAC = mac
 	}
 	return o
-}
-
-// check verifies a live attachment: state, LSP, the VF in the pod with its
-// addresses, and the DPU's READY.
-func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest) error {
-	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
-	att, err := a.state.Load(key)
-	if err != nil {
-		return types.NewError(types.ErrUnknownContainer, fmt.Sprintf("no attachment for %s", key), err.Error())
-	}
-	if err := a.waitReady(ctx); err != nil {
-		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
-	}
-	if err := a.dpu.Connected(); err != nil {
-		return types.NewError(types.ErrTryAgainLater, "cannot check the attachment's DPU status", err.Error())
-	}
-	if lsp, err := a.nb.ownLSP(ctx, att.LSPName); err != nil || lsp == nil || lsp.ExternalIDs[vifplug.ExtAttachment] != att.AttachmentID {
-		return fmt.Errorf("logical switch port %s of attachment %s is missing from OVN NB", att.LSPName, att.AttachmentID)
-	}
-	if err := a.plumber.Check(ctx, att.NetnsPath, att.Key.IfName, nil); err != nil {
-		return fmt.Errorf("VF %s in the pod: %w", att.DeviceID, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if _, err := a.dpu.WaitReady(cctx, att.LSPName, att.AttachmentID); err != nil {
-		return fmt.Errorf("DPU: %w", err)
-	}
-	return nil
-}
-
-// gc undoes this network's attachments that the runtime no longer lists
-// in cni.dev/valid-attachments.
-func (a *Agent) gc(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
-	var conf struct {
-		Name  string `json:"name"`
-		Valid []struct {
-			ContainerID string `json:"containerID"`
-			IfName      string `json:"ifname"`
-		} `json:"cni.dev/valid-attachments"`
-	}
-	if err := json.Unmarshal(req.Config, &conf); err != nil {
-		return types.NewError(types.ErrDecodingFailure, "cannot decode the GC configuration", err.Error())
-	}
-	valid := map[hoststate.Key]bool{}
-	for _, v := range conf.Valid {
-		valid[hoststate.Key{ContainerID: v.ContainerID, IfName: v.IfName}] = true
-	}
-	atts, err := a.state.ListByNetwork(conf.Name)
-	if err != nil && len(atts) == 0 {
-		return err
-	}
-	var errs []error
-	for _, att := range atts {
-		if valid[att.Key] {
-			continue
-		}
-		log.Info("GC: removing stale attachment", "key", att.Key.String(), "attachment", att.AttachmentID)
-		del := &ovndpuv1.CNIRequest{Command: "DEL", ContainerId: att.Key.ContainerID, Ifname: att.Key.IfName, Path: req.Path}
-		errs = append(errs, a.del(ctx, del, log))
-	}
-	errs = append(errs, a.gcOrphanLSPs(ctx, conf.Name, valid, log))
-	return errors.Join(errs...)
-}
-
-// gcOrphanLSPs deletes this node's LSPs of network that neither a valid
-// attachment nor any saved state accounts for: an ADD whose LSP create
-// outcome was unknown when it was undone, or state lost with a disk.
-func (a *Agent) gcOrphanLSPs(ctx context.Context, network string, valid map[hoststate.Key]bool, log *slog.Logger) error {
-	if err := a.waitReady(ctx); err != nil {
-		return err
-	}
-	lsps, err := a.nb.ownLSPs(ctx, network)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, lsp := range lsps {
-		key := hoststate.Key{ContainerID: lsp.ExternalIDs[vifplug.ExtContainerID], IfName: lsp.ExternalIDs[vifplug.ExtIfName]}
-		if valid[key] {
-			continue
-		}
-		if _, err := a.state.Load(key); !errors.Is(err, hoststate.ErrNotFound) {
-			continue // state exists (or is unreadable): DEL owns it
-		}
-		log.Info("GC: removing orphan logical switch port", "logical_port", lsp.Name, "attachment", lsp.ExternalIDs[vifplug.ExtAttachment])
-		errs = append(errs, a.nb.deleteOwnLSP(ctx, lsp.Name, lsp.ExternalIDs[vifplug.ExtAttachment]))
-	}
-	return errors.Join(errs...)
 }

@@ -22,6 +22,12 @@ type northbound struct {
 	node string
 }
 
+// Connected reports whether the session is up.
+func (nb *northbound) Connected() bool { return nb.c.Connected() }
+
+// Close ends the session.
+func (nb *northbound) Close() { nb.c.Close() }
+
 // connectNB monitors what ADD and DEL read: every Logical_Switch's name
 // (not its ports column, which on a cloud-sized NB is most of the data) and
 // this node's own LSPs, found by their ovn-dpu:owner.
@@ -51,9 +57,9 @@ func connectNB(ctx context.Context, remotes []string, tlsCfg *tls.Config, node s
 	return &northbound{c: c, node: node}, nil
 }
 
-// switchUUID finds the logical switch named name. A name several switches
+// SwitchUUID finds the logical switch named name. A name several switches
 // share is an error, not a guess: NB does not make names unique.
-func (nb *northbound) switchUUID(ctx context.Context, name string) (string, error) {
+func (nb *northbound) SwitchUUID(ctx context.Context, name string) (string, error) {
 	var found []*nbdb.LogicalSwitch
 	err := nb.c.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name }).List(ctx, &found)
 	if err != nil {
@@ -69,8 +75,8 @@ func (nb *northbound) switchUUID(ctx context.Context, name string) (string, erro
 	}
 }
 
-// ownLSP returns this node's LSP called name, nil when there is none.
-func (nb *northbound) ownLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
+// OwnLSP returns this node's LSP called name, nil when there is none.
+func (nb *northbound) OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
 	var found []*nbdb.LogicalSwitchPort
 	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.Name == name }).List(ctx, &found)
 	if err != nil || len(found) == 0 {
@@ -79,24 +85,24 @@ func (nb *northbound) ownLSP(ctx context.Context, name string) (*nbdb.LogicalSwi
 	return found[0], nil
 }
 
-// ownLSPs lists this node's LSPs of a CNI network, from the cache.
-func (nb *northbound) ownLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
+// OwnLSPs lists this node's LSPs of a CNI network, from the cache.
+func (nb *northbound) OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
 	var found []*nbdb.LogicalSwitchPort
 	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[vifplug.ExtNetwork] == network }).List(ctx, &found)
 	return found, err
 }
 
-// lspExists asks the server (not the cache, which holds only our own LSPs)
+// LSPExists asks the server (not the cache, which holds only our own LSPs)
 // whether any LSP is called name.
-func (nb *northbound) lspExists(ctx context.Context, name string) (bool, error) {
+func (nb *northbound) LSPExists(ctx context.Context, name string) (bool, error) {
 	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid")
 	return len(rows) > 0, err
 }
 
-// createLSP writes lsp into the switch in one transaction. A switch deleted
+// CreateLSP writes lsp into the switch in one transaction. A switch deleted
 // since the lookup would make the insert a no-op (the unreferenced port is
 // garbage-collected), so the mutation must have hit exactly one switch.
-func (nb *northbound) createLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
+func (nb *northbound) CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
 	txn, err := ops.CreateLSP(nb.c, lsUUID, lsp)
 	if err != nil {
 		return err
@@ -111,12 +117,12 @@ func (nb *northbound) createLSP(ctx context.Context, lsUUID string, lsp *nbdb.Lo
 	return nil
 }
 
-// deleteOwnLSP deletes this node's LSP called name for attachment; it
+// DeleteOwnLSP deletes this node's LSP called name for attachment; it
 // never touches an LSP another owner (or another attachment) holds, and
 // succeeds when the LSP is already gone. It asks the server, not the
 // cache: after an ADD whose create timed out, the LSP may exist although
 // this agent never saw the reply.
-func (nb *northbound) deleteOwnLSP(ctx context.Context, name, attachment string) error {
+func (nb *northbound) DeleteOwnLSP(ctx context.Context, name, attachment string) error {
 	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid", "external_ids")
 	if err != nil {
 		return err

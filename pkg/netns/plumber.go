@@ -25,20 +25,6 @@ func New(opts ...Option) *Plumber {
 	return &Plumber{log: o.logger}
 }
 
-// Inspect reads the VF's name, MAC and MTU in its host namespace ("" for
-// the process's own), for the caller to persist before MoveIn.
-func (p *Plumber) Inspect(_ context.Context, hostNetns, vfNetdev string) (Original, error) {
-	if err := validIfName(vfNetdev); err != nil {
-		return Original{}, err
-	}
-	host, err := openHost(hostNetns)
-	if err != nil {
-		return Original{}, err
-	}
-	defer host.close()
-	return inspect(host, vfNetdev)
-}
-
 func inspect(host place, name string) (Original, error) {
 	st, err := readState(host, name)
 	if err != nil {
@@ -70,7 +56,7 @@ func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error)
 	if err != nil {
 		return Placed{}, err
 	}
-	return Placed{Original: orig, IfName: req.IfName, MAC: st.mac, MTU: st.mtu}, nil
+	return Placed{IfName: req.IfName, MAC: st.mac, MTU: st.mtu}, nil
 }
 
 // moveIn is MoveIn's transaction: all of it or, on error, none of it. It

@@ -60,20 +60,6 @@ func (b bed) original() Original {
 	return Original{Name: b.vf.name, MAC: b.vf.mac, MTU: b.vf.mtu}
 }
 
-func TestInspect(t *testing.T) {
-	b := newBed(t)
-	got, err := b.p.Inspect(context.Background(), b.host.path, b.vf.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Name != b.vf.name || got.MAC.String() != b.vf.mac.String() || got.MTU != b.vf.mtu {
-		t.Errorf("Inspect = %+v, want %s %s %d", got, b.vf.name, b.vf.mac, b.vf.mtu)
-	}
-	if _, err := b.p.Inspect(context.Background(), b.host.path, "nstmissing"); !errors.Is(err, ErrLinkNotFound) {
-		t.Errorf("Inspect of a missing VF: %v, want ErrLinkNotFound", err)
-	}
-}
-
 func TestMoveInThenOut(t *testing.T) {
 	b := newBed(t)
 	ctx := context.Background()
@@ -83,7 +69,7 @@ func TestMoveInThenOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Placed{Original: b.original(), IfName: "eth0", MAC: req.MAC, MTU: 1450}
+	want := Placed{IfName: "eth0", MAC: req.MAC, MTU: 1450}
 	if fmt.Sprint(placed) != fmt.Sprint(want) {
 		t.Errorf("Placed = %+v, want %+v", placed, want)
 	}
@@ -92,13 +78,13 @@ func TestMoveInThenOut(t *testing.T) {
 		t.Errorf("Check after MoveIn: %v", err)
 	}
 
-	if err := b.p.MoveOut(ctx, b.moveOutReq(placed.Original)); err != nil {
+	if err := b.p.MoveOut(ctx, b.moveOutReq(b.original())); err != nil {
 		t.Fatal(err)
 	}
 	wantHome(t, b.host, b.vf)
 	wantNotInPod(t, b.pod)
 
-	if err := b.p.MoveOut(ctx, b.moveOutReq(placed.Original)); err != nil {
+	if err := b.p.MoveOut(ctx, b.moveOutReq(b.original())); err != nil {
 		t.Errorf("second MoveOut: %v", err)
 	}
 	wantHome(t, b.host, b.vf)
@@ -148,14 +134,13 @@ func TestMoveInFromOwnNetns(t *testing.T) {
 		}
 	})
 	p := newPlumber(t)
-	placed, err := p.MoveIn(context.Background(), MoveInRequest{VFNetdev: v.name, PodNetns: pod.path, IfName: "net1"})
-	if err != nil {
+	if _, err := p.MoveIn(context.Background(), MoveInRequest{VFNetdev: v.name, PodNetns: pod.path, IfName: "net1"}); err != nil {
 		t.Fatal(err)
 	}
 	if st, ok := pod.link(t, "net1"); !ok || st.alias != v.name || st.mtu != 1600 {
 		t.Fatalf("net1 in pod: %+v %v", st, ok)
 	}
-	if err := p.MoveOut(context.Background(), MoveOutRequest{PodNetns: pod.path, IfName: "net1", Original: placed.Original}); err != nil {
+	if err := p.MoveOut(context.Background(), MoveOutRequest{PodNetns: pod.path, IfName: "net1", Original: Original{Name: v.name}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := pod.link(t, "net1"); ok {
@@ -167,7 +152,7 @@ func TestMoveOutPodGone(t *testing.T) {
 	podMAC := net.HardwareAddr{0x0a, 0x58, 0x0a, 0x14, 0x00, 0x05}
 	// Deleting a namespace destroys a veth, while a real VF returns to the
 	// host under its pod name with its alias. Each case recreates what the
-	// real VF would leave behind, as DESIGN.md says.
+	// real VF would leave behind (docs/testbed.md).
 	cases := map[string]func(t *testing.T, b bed){
 		"home under its own name": func(t *testing.T, b bed) {
 			makeVeth(t, b.host, vf{name: b.vf.name, mac: podMAC, mtu: 1450}, linkPrefix+randHex(t, 4)+"p")
@@ -181,17 +166,17 @@ func TestMoveOutPodGone(t *testing.T) {
 	for name, recreate := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := newBed(t)
-			placed, err := b.p.MoveIn(context.Background(), b.moveInReq(t))
+			_, err := b.p.MoveIn(context.Background(), b.moveInReq(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			run(t, "ip", "netns", "del", b.pod.name)
 			recreate(t, b)
-			if err := b.p.MoveOut(context.Background(), b.moveOutReq(placed.Original)); err != nil {
+			if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
 				t.Fatal(err)
 			}
 			wantHome(t, b.host, b.vf)
-			if err := b.p.MoveOut(context.Background(), b.moveOutReq(placed.Original)); err != nil {
+			if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
 				t.Errorf("second MoveOut: %v", err)
 			}
 		})
@@ -200,16 +185,16 @@ func TestMoveOutPodGone(t *testing.T) {
 
 func TestMoveOutPodGoneVFNowhere(t *testing.T) {
 	b := newBed(t)
-	placed, err := b.p.MoveIn(context.Background(), b.moveInReq(t))
+	_, err := b.p.MoveIn(context.Background(), b.moveInReq(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, "ip", "netns", "del", b.pod.name)
-	err = b.p.MoveOut(context.Background(), b.moveOutReq(placed.Original))
+	err = b.p.MoveOut(context.Background(), b.moveOutReq(b.original()))
 	if !errors.Is(err, ErrLinkNotFound) {
 		t.Errorf("MoveOut with pod and VF gone: %v, want ErrLinkNotFound", err)
 	}
-	req := b.moveOutReq(placed.Original)
+	req := b.moveOutReq(b.original())
 	req.PodNetns = ""
 	if err := b.p.MoveOut(context.Background(), req); !errors.Is(err, ErrLinkNotFound) {
 		t.Errorf("MoveOut with no pod netns path: %v, want ErrLinkNotFound", err)
@@ -343,13 +328,13 @@ func TestMoveInInvalidRequest(t *testing.T) {
 func TestMoveOutFailureKeepsPodIntact(t *testing.T) {
 	b := newBed(t)
 	req := b.moveInReq(t)
-	placed, err := b.p.MoveIn(context.Background(), req)
+	_, err := b.p.MoveIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Something else took the VF's name at home: the VF cannot go back.
 	b.host.ip(t, "link", "add", b.vf.name, "type", "veth", "peer", "name", linkPrefix+randHex(t, 4)+"q")
-	err = b.p.MoveOut(context.Background(), b.moveOutReq(placed.Original))
+	err = b.p.MoveOut(context.Background(), b.moveOutReq(b.original()))
 	if !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "to host netns") {
 		t.Fatalf("MoveOut: %v, want ErrNameTaken naming the move to the host", err)
 	}
@@ -358,7 +343,7 @@ func TestMoveOutFailureKeepsPodIntact(t *testing.T) {
 	}
 	b.host.ip(t, "link", "del", b.vf.name)
 	wantInPod(t, b, req)
-	if err := b.p.MoveOut(context.Background(), b.moveOutReq(placed.Original)); err != nil {
+	if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
 		t.Fatalf("MoveOut after clearing the name: %v", err)
 	}
 	wantHome(t, b.host, b.vf)
@@ -417,11 +402,10 @@ func TestConcurrentMoveIn(t *testing.T) {
 		beds[i] = bed{host: host, pod: newTestNS(t), vf: newVF(t, host), p: newPlumber(t)}
 	}
 	p := newPlumber(t)
-	placed := make([]Placed, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i, b := range beds {
-		wg.Go(func() { placed[i], errs[i] = p.MoveIn(context.Background(), b.moveInReq(t)) })
+		wg.Go(func() { _, errs[i] = p.MoveIn(context.Background(), b.moveInReq(t)) })
 	}
 	wg.Wait()
 	for i, b := range beds {
@@ -431,7 +415,7 @@ func TestConcurrentMoveIn(t *testing.T) {
 		wantInPod(t, b, b.moveInReq(t))
 	}
 	for i, b := range beds {
-		wg.Go(func() { errs[i] = p.MoveOut(context.Background(), b.moveOutReq(placed[i].Original)) })
+		wg.Go(func() { errs[i] = p.MoveOut(context.Background(), b.moveOutReq(b.original())) })
 	}
 	wg.Wait()
 	for i, b := range beds {

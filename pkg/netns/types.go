@@ -39,10 +39,9 @@ type MoveInRequest struct {
 
 // Placed describes a VF after a successful MoveIn.
 type Placed struct {
-	Original Original
-	IfName   string
-	MAC      net.HardwareAddr // the MAC the link has in the pod
-	MTU      int              // the MTU the link has in the pod
+	IfName string
+	MAC    net.HardwareAddr // the MAC the link has in the pod
+	MTU    int              // the MTU the link has in the pod
 }
 
 // MoveOutRequest asks for a VF to be brought home from a pod.

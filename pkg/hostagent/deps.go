@@ -1,0 +1,66 @@
+package hostagent
+
+import (
+	"context"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// The agent's collaborators, one small interface each, so that the verbs
+// can be driven without root, sysfs, OVN or a DPU (see the With* options).
+// The production implementations are pkg/sysfs, pkg/netns, pkg/ipam, the
+// NB client in nb.go and pkg/dpuclient.
+
+// VFLookup resolves a VF's PCI address to its netdev, MAC, MTU, PF MAC and
+// index (*sysfs.Reader).
+type VFLookup interface {
+	LookupVF(pciAddr string) (sysfs.VF, error)
+}
+
+// Plumber moves VFs into pods and back (*netns.Plumber).
+type Plumber interface {
+	MoveIn(ctx context.Context, req netns.MoveInRequest) (netns.Placed, error)
+	MoveOut(ctx context.Context, req netns.MoveOutRequest) error
+	Check(ctx context.Context, podNetns, ifName string, want []*current.IPConfig) error
+}
+
+// IPAM runs the network's IPAM delegate (*ipam.Delegate).
+type IPAM interface {
+	Add(ctx context.Context, req ipam.Request) (*current.Result, error)
+	Del(ctx context.Context, req ipam.Request) error
+}
+
+// Northbound is what the verbs read from and write to OVN NB. Lookups of
+// this node's own LSPs come from the monitor cache; SwitchUUID too (every
+// switch's name is monitored); LSPExists and DeleteOwnLSP ask the server.
+type Northbound interface {
+	SwitchUUID(ctx context.Context, name string) (string, error)
+	LSPExists(ctx context.Context, name string) (bool, error)
+	CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error
+	// DeleteOwnLSP deletes the LSP called name only if it carries this
+	// node's owner and attachment; an LSP already gone is success.
+	DeleteOwnLSP(ctx context.Context, name, attachment string) error
+	OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error)
+	OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error)
+	// Connected reports whether the session is up.
+	Connected() bool
+	Close()
+}
+
+// NBConnector opens the NB session; Run calls it once.
+type NBConnector func(ctx context.Context) (Northbound, error)
+
+// DPU follows the DPU agent's port status stream (*dpuclient.Client).
+type DPU interface {
+	Run(ctx context.Context)
+	Connected() error
+	WaitChassis(ctx context.Context) (string, error)
+	WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error)
+	WaitGone(ctx context.Context, lsp, attachment string) error
+}

@@ -1,0 +1,252 @@
+package netconf
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
+)
+
+const (
+	// DefaultAgentSocket is where ovn-dpu-host-agent listens (its --socket
+	// default) unless the configuration's agentSocket says otherwise.
+	DefaultAgentSocket = "/run/ovn-dpu/host-agent.sock"
+	// DefaultTimeoutSeconds bounds one ADD: the DPU's verdict included.
+	DefaultTimeoutSeconds = 60
+	// MaxTimeoutSeconds keeps a typo from parking a runtime for days.
+	MaxTimeoutSeconds = 3600
+	// DefaultLSPName names the LSP: node first, so two hosts never collide.
+	DefaultLSPName = "{node}_{containerID}_{ifname}"
+)
+
+// Config is the network configuration as ovn-dpu reads it. Defaults are
+// filled in; runtimeConfig values win over top-level ones.
+type Config struct {
+	CNIVersion     string
+	Name           string
+	Type           string
+	AgentSocket    string
+	TimeoutSeconds int
+
+	// Read only by ParseAdd (nil or zero otherwise).
+	LogicalSwitch string
+	DeviceID      string
+	LSPName       string
+	MTU           int
+	MAC           net.HardwareAddr
+	IPs           []*net.IPNet
+	// IPAMType is ipam.type; "" when no IPAM delegate is configured.
+	IPAMType string
+}
+
+// Timeout is timeoutSeconds as a duration.
+func (c *Config) Timeout() time.Duration { return time.Duration(c.TimeoutSeconds) * time.Second }
+
+// Parse reads the keys every CNI verb needs — cniVersion, name, type,
+// agentSocket, timeoutSeconds — and ignores the attachment keys, so that a
+// DEL, GC or STATUS with a config ADD would reject still reaches the agent
+// (it undoes from its own records). Errors are *types.Error: code 6 when
+// stdin is not a JSON object, 7 naming the key when a value is wrong.
+func Parse(stdin []byte) (*Config, error) {
+	d, err := newDecoder(stdin)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{AgentSocket: DefaultAgentSocket, TimeoutSeconds: DefaultTimeoutSeconds}
+	d.str("cniVersion", &c.CNIVersion)
+	d.str("name", &c.Name)
+	d.str("type", &c.Type)
+	d.str("agentSocket", &c.AgentSocket)
+	d.intIn("timeoutSeconds", &c.TimeoutSeconds, 1, MaxTimeoutSeconds, "a whole number of seconds")
+	if !filepath.IsAbs(c.AgentSocket) {
+		// A relative path would resolve against wherever the runtime
+		// happened to exec the plugin from.
+		d.fail("agentSocket", d.raw["agentSocket"], "an absolute path")
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseAdd reads everything an ADD uses and requires logicalSwitch and a
+// deviceID (top level, as Multus injects it, or runtimeConfig.deviceID).
+func ParseAdd(stdin []byte) (*Config, error) {
+	c, err := Parse(stdin)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := newDecoder(stdin) // Parse has decoded it once already
+	d.str("logicalSwitch", &c.LogicalSwitch)
+	d.str("deviceID", &c.DeviceID)
+	d.str("lspName", &c.LSPName)
+	d.intIn("mtu", &c.MTU, vifplug.MinMTU, vifplug.MaxMTU, "an MTU")
+	d.mac("mac", &c.MAC)
+	d.ipamType(&c.IPAMType)
+	if rc := d.object("runtimeConfig"); rc != nil {
+		rc.str("deviceID", &c.DeviceID)
+		rc.mac("mac", &c.MAC)
+		rc.cidrs("ips", &c.IPs)
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.LogicalSwitch == "":
+		return nil, invalid("logicalSwitch is required: the OVN logical switch to attach to")
+	case c.DeviceID == "":
+		return nil, invalid("deviceID is required (top level, as Multus sets it, or runtimeConfig.deviceID): the VF's PCI address")
+	}
+	if c.LSPName == "" {
+		c.LSPName = DefaultLSPName
+	}
+	return c, nil
+}
+
+// decoder reads keys of one JSON object, keeping the first error; a key
+// that is absent or null keeps the destination's default.
+type decoder struct {
+	path string // "" at top level, "runtimeConfig." inside it
+	raw  map[string]json.RawMessage
+	err  *error // shared with nested decoders: the first error wins
+}
+
+func newDecoder(stdin []byte) (*decoder, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(stdin, &raw); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure,
+			"cannot decode the network configuration (stdin) as a JSON object: "+err.Error(), "")
+	}
+	if raw == nil {
+		return nil, types.NewError(types.ErrDecodingFailure,
+			"cannot decode the network configuration (stdin): want a JSON object, got null", "")
+	}
+	return &decoder{raw: raw, err: new(error)}, nil
+}
+
+// value returns the raw value of key, nil when absent, null, or after an
+// earlier error.
+func (d *decoder) value(key string) json.RawMessage {
+	v, ok := d.raw[key]
+	if *d.err != nil || !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return nil
+	}
+	return v
+}
+
+func (d *decoder) fail(key string, v json.RawMessage, want string) {
+	if *d.err != nil {
+		return
+	}
+	if len(v) == 0 {
+		*d.err = invalid(fmt.Sprintf("%s%s is missing from the network configuration: want %s", d.path, key, want))
+		return
+	}
+	*d.err = invalid(fmt.Sprintf("invalid %s%s %s in the network configuration: want %s", d.path, key, bytes.TrimSpace(v), want))
+}
+
+// Err is the first error met, a *types.Error.
+func (d *decoder) Err() error { return *d.err }
+
+// str reads a string; an empty one keeps the default.
+func (d *decoder) str(key string, dst *string) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		d.fail(key, v, "a string")
+		return
+	}
+	if s != "" {
+		*dst = s
+	}
+}
+
+// intIn reads a whole number within [lo, hi].
+func (d *decoder) intIn(key string, dst *int, lo, hi int, what string) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var n int64
+	if json.Unmarshal(v, &n) != nil || n < int64(lo) || n > int64(hi) {
+		d.fail(key, v, fmt.Sprintf("%s from %d to %d", what, lo, hi))
+		return
+	}
+	*dst = int(n)
+}
+
+// mac reads a 6-byte MAC address.
+func (d *decoder) mac(key string, dst *net.HardwareAddr) {
+	var s string
+	if d.str(key, &s); s == "" {
+		return
+	}
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		d.fail(key, d.raw[key], "a MAC address like 0e:00:00:00:00:01")
+		return
+	}
+	*dst = hw
+}
+
+// cidrs reads a list of addresses with prefix length.
+func (d *decoder) cidrs(key string, dst *[]*net.IPNet) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var list []string
+	if json.Unmarshal(v, &list) != nil {
+		d.fail(key, v, "a list of addresses with prefix length, like [\"10.0.0.5/24\"]")
+		return
+	}
+	for _, s := range list {
+		ip, ipnet, err := net.ParseCIDR(s)
+		if err != nil {
+			d.fail(key, v, fmt.Sprintf("addresses with prefix length (%q is not one, like 10.0.0.5/24)", s))
+			return
+		}
+		ipnet.IP = ip
+		*dst = append(*dst, ipnet)
+	}
+}
+
+// object returns a decoder for a nested object, nil when absent or null.
+func (d *decoder) object(key string) *decoder {
+	v := d.value(key)
+	if v == nil {
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(v, &raw) != nil {
+		d.fail(key, v, "a JSON object")
+		return nil
+	}
+	return &decoder{path: d.path + key + ".", raw: raw, err: d.err}
+}
+
+// ipamType reads ipam.type; an ipam object without a type is an error,
+// since the delegate could not be found.
+func (d *decoder) ipamType(dst *string) {
+	ipam := d.object("ipam")
+	if ipam == nil {
+		return
+	}
+	ipam.str("type", dst)
+	if *dst == "" {
+		ipam.fail("type", ipam.raw["type"], "the name of an IPAM plugin, like host-local")
+	}
+}
+
+func invalid(msg string) *types.Error {
+	return types.NewError(types.ErrInvalidNetworkConfig, msg, "")
+}
