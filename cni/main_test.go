@@ -350,3 +350,39 @@ func TestAboutWithoutCommand(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", o.exitCode, o.stdout, o.stderr)
 	}
 }
+
+// A config ADD can never use is code 7 at once, even while the host agent
+// is down: code 11 would make the runtime retry it for ever.
+func TestInvalidAddConfigIsCode7WhileAgentDown(t *testing.T) {
+	socket := cniclienttest.SocketPath(t) // never listened on
+	for name, tc := range map[string]struct{ stdin, field string }{
+		"mtu of the wrong type": {config("1.1.0", socket, `, "mtu": "1400"`), "mtu"},
+		"mtu out of range":      {config("1.1.0", socket, `, "mtu": 20`), "mtu"},
+		"no logical switch": {fmt.Sprintf(`{"cniVersion":"1.1.0","name":"n","type":"ovn-dpu-cni","agentSocket":%q,"deviceID":"0000:03:00.2"}`, socket),
+			"logicalSwitch"},
+		"bad runtimeConfig.ips": {config("1.1.0", socket, `, "runtimeConfig": {"ips": ["10.0.0.5"]}`), "runtimeConfig.ips"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := run(t, addInvocation(tc.stdin))
+			m := decodeJSON(t, o.stdout)
+			if o.exitCode != 1 || m["code"] != float64(types.ErrInvalidNetworkConfig) || !strings.Contains(m["msg"].(string), tc.field) {
+				t.Errorf("exit %d, stdout %s; want code 7 naming %s", o.exitCode, o.stdout, tc.field)
+			}
+		})
+	}
+}
+
+// DEL reaches the agent even with a config ADD rejects: the agent undoes
+// from its own records, and a DEL that can never succeed would wedge the
+// runtime's cleanup.
+func TestDelForwardsConfigAddRejects(t *testing.T) {
+	agent := cniclienttest.Start(t, "", cniclienttest.Result(nil))
+	inv := addInvocation(config("1.1.0", agent.Socket, `, "mtu": "1400"`))
+	inv.command = "DEL"
+	if o := run(t, inv); o.exitCode != 0 || o.stdout != "" {
+		t.Fatalf("exit %d, stdout %q; want 0 and nothing", o.exitCode, o.stdout)
+	}
+	if got := agent.Requests(); len(got) != 1 || got[0].Command != "DEL" {
+		t.Errorf("agent got %v, want the DEL", got)
+	}
+}

@@ -1,0 +1,529 @@
+package hostagent
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// harness is a host agent whose every collaborator is a fake sharing one
+// journal: no root, no sysfs, no OVN, no DPU.
+type harness struct {
+	t       *testing.T
+	agent   *Agent
+	j       *journal
+	vfs     fakeVFs
+	plumber *fakePlumber
+	ipam    *fakeIPAM
+	nb      *fakeNB
+	dpu     *fakeDPU
+	state   *hoststate.Store
+	dir     string
+}
+
+const (
+	testNode   = "node1"
+	testDevice = "0000:03:00.5"
+	testNetns  = "/var/run/netns/pod1"
+)
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	j := &journal{}
+	pfMAC, _ := net.ParseMAC("0C:42:A1:00:00:01")
+	vfMAC, _ := net.ParseMAC("0e:00:00:00:00:05")
+	h := &harness{
+		t: t, j: j, dir: t.TempDir(),
+		vfs: fakeVFs{testDevice: sysfs.VF{PCIAddress: testDevice, Netdev: "ens1f0v3", MAC: vfMAC, MTU: 1500,
+			PFMAC: pfMAC, VFIndex: 3}},
+		plumber: &fakePlumber{j: j, inPod: map[string]string{}},
+		ipam:    &fakeIPAM{j: j, leases: map[string]string{}},
+		nb:      &fakeNB{j: j, node: testNode, switches: map[string]string{"ls0": "ls0-uuid"}, lsps: map[string]*nbdb.LogicalSwitchPort{}},
+		dpu:     &fakeDPU{j: j},
+	}
+	h.start()
+	return h
+}
+
+// start (re)creates the agent over the same state dir and fakes, as a
+// restarted daemon would find them.
+func (h *harness) start() {
+	h.t.Helper()
+	agent, err := New(Config{Node: testNode, StateDir: h.dir},
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithNorthbound(func(context.Context) (Northbound, error) { return h.nb, nil }),
+		WithDPU(h.dpu), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
+		WithDelTimeout(100*time.Millisecond))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("Run: %v", err)
+		}
+	})
+	h.agent = agent
+	<-agent.ready // NB "connected": verbs need not wait
+	if h.state, err = hoststate.Open(h.dir); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func netConf(extra string) []byte {
+	return []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","logicalSwitch":"ls0","deviceID":"` +
+		testDevice + `","mtu":1400,"ipam":{"type":"host-local"}` + extra + `}`)
+}
+
+func request(command, container string, conf []byte) *ovndpuv1.CNIRequest {
+	return &ovndpuv1.CNIRequest{Command: command, ContainerId: container, Netns: testNetns, Ifname: "eth0",
+		Args: "K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web-0", Path: "/opt/cni/bin", Config: conf}
+}
+
+// call runs one CNI verb and returns its result and error (nil on success).
+func (h *harness) call(req *ovndpuv1.CNIRequest) ([]byte, *ovndpuv1.CNIError) {
+	h.t.Helper()
+	resp, err := h.agent.CNI(context.Background(), req)
+	if err != nil {
+		h.t.Fatalf("%s: gRPC error %v", req.Command, err)
+	}
+	return resp.Result, resp.Error
+}
+
+func (h *harness) add(container string, conf []byte) ([]byte, *ovndpuv1.CNIError) {
+	return h.call(request("ADD", container, conf))
+}
+
+// mustAdd runs a successful ADD and clears the journal.
+func (h *harness) mustAdd(container string) {
+	h.t.Helper()
+	if _, e := h.add(container, netConf("")); e != nil {
+		h.t.Fatalf("ADD %s: %v", container, e)
+	}
+	h.j.reset()
+}
+
+func wantCode(t *testing.T, e *ovndpuv1.CNIError, code uint32, msgHas string) {
+	t.Helper()
+	if e == nil || e.Code != code || !strings.Contains(e.Msg+" "+e.Details, msgHas) {
+		t.Fatalf("error %v, want code %d mentioning %q", e, code, msgHas)
+	}
+}
+
+// wantJournal compares what the fakes saw, ignoring the order of entries
+// in the same group (steps that run in parallel).
+func (h *harness) wantJournal(groups ...[]string) {
+	h.t.Helper()
+	got := h.j.list()
+	var want []string
+	i := 0
+	for _, g := range groups {
+		want = append(want, g...)
+		if i+len(g) > len(got) {
+			break
+		}
+		part := slices.Clone(got[i : i+len(g)])
+		slices.Sort(part)
+		sorted := slices.Sorted(slices.Values(g))
+		copy(got[i:], part)
+		copy(want[len(want)-len(g):], sorted)
+		i += len(g)
+	}
+	if !slices.Equal(got, want) {
+		h.t.Fatalf("side effects:\n  got  %q\n  want %q", got, want)
+	}
+}
+
+// wantNothingLeft asserts that the attachment left no trace anywhere.
+func (h *harness) wantNothingLeft() {
+	h.t.Helper()
+	atts, err := h.state.List()
+	if err != nil || len(atts) != 0 {
+		h.t.Errorf("state: %d records (%v), want none", len(atts), err)
+	}
+	if n := h.nb.count(); n != 0 {
+		h.t.Errorf("%d LSPs left in NB", n)
+	}
+	if n := h.plumber.placed(); n != 0 {
+		h.t.Errorf("%d VFs left in pods", n)
+	}
+	if n := h.ipam.leased(); n != 0 {
+		h.t.Errorf("%d IPAM leases left", n)
+	}
+}
+
+const testLSP = testNode + "_c1_eth0"
+
+var (
+	addSteps   = []string{"ipam.add 10.0.0.2/24"}
+	moveIn     = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
+	moveOut    = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
+	undoAll    = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
+	createdLSP = "nb.create " + testLSP
+)
+
+func TestAddWritesTheRequestAndMovesTheVF(t *testing.T) {
+	h := newHarness(t)
+	result, e := h.add("c1", netConf(""))
+	if e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	h.wantJournal(addSteps, []string{createdLSP, moveIn}, []string{"dpu.ready " + testLSP})
+
+	lsp := h.nb.lsp(testLSP)
+	req, err := vifplug.ParseOptions(lsp.Options)
+	if err != nil || req.Chassis != "dpu1" || req.PFMAC.String() != "0c:42:a1:00:00:01" || req.VFNum != 3 || req.MTU != 1400 {
+		t.Errorf("LSP options %v parse as %+v, %v", lsp.Options, req, err)
+	}
+	att := vifplug.AttachmentOf(lsp.ExternalIDs)
+	if att.Owner != testNode || att.ID == "" || att.Network != "net1" || att.ContainerID != "c1" || att.IfName != "eth0" ||
+		att.DeviceID != testDevice || att.PodNamespace != "prod" || att.PodName != "web-0" {
+		t.Errorf("LSP external_ids %v", lsp.ExternalIDs)
+	}
+	if want := []string{"0e:00:00:00:00:05 10.0.0.2"}; !slices.Equal(lsp.Addresses, want) || !slices.Equal(lsp.PortSecurity, want) {
+		t.Errorf("addresses %v port_security %v, want %v", lsp.Addresses, lsp.PortSecurity, want)
+	}
+
+	var res struct {
+		Interfaces []struct{ Name, Mac, PciID string }
+		IPs        []struct{ Address string }
+	}
+	if err := json.Unmarshal(result, &res); err != nil || len(res.IPs) != 1 || res.IPs[0].Address != "10.0.0.2/24" ||
+		len(res.Interfaces) != 1 || res.Interfaces[0].PciID != testDevice {
+		t.Errorf("result %s (%v)", result, err)
+	}
+	st, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []hoststate.StepName{hoststate.StepIPAM, hoststate.StepLSP, hoststate.StepVFMoved} {
+		if s, ok := st.Step(step); !ok || s.State != hoststate.StepDone {
+			t.Errorf("step %s: %+v, want done", step, s)
+		}
+	}
+	if st.AttachmentID != att.ID || st.VF.HostNetdev != "ens1f0v3" || st.VF.MTU != 1500 {
+		t.Errorf("state %+v does not record the attachment and the VF as found", st)
+	}
+}
+
+// Each failure of ADD must undo exactly what was done and leave nothing.
+func TestAddFailureUndoesEveryStep(t *testing.T) {
+	tests := []struct {
+		name    string
+		inject  func(h *harness)
+		conf    []byte
+		code    uint32
+		msgHas  string
+		journal [][]string
+	}{
+		{name: "IPAM fails", inject: func(h *harness) { h.ipam.addErr = errInjected },
+			code: 999, msgHas: "injected",
+			// The intended IPAM step is undone too: a delegate that failed
+			// half-way may hold an address.
+			journal: [][]string{{"ipam.add-failed"}, {"ipam.del"}}},
+		{name: "LSP create fails", inject: func(h *harness) { h.nb.createErr = errInjected },
+			code: 11, msgHas: "cannot write logical switch port",
+			journal: [][]string{addSteps, {"nb.create-failed " + testLSP, moveIn}, undoAll}},
+		{name: "LSP create outcome unknown", inject: func(h *harness) { h.nb.createErr, h.nb.createCommits = errInjected, true },
+			code: 11, msgHas: "cannot write logical switch port",
+			journal: [][]string{addSteps, {createdLSP, "nb.create-failed " + testLSP, moveIn}, undoAll}},
+		{name: "NB read fails", inject: func(h *harness) { h.nb.readErr = errInjected },
+			code: 11, msgHas: "cannot read OVN NB",
+			journal: [][]string{addSteps, {moveIn}, undoAll}},
+		{name: "VF move fails", inject: func(h *harness) { h.plumber.moveInErr = errInjected },
+			code: 999, msgHas: "move VF " + testDevice,
+			journal: [][]string{addSteps, {createdLSP, "vf.movein-failed ens1f0v3"}, undoAll}},
+		{name: "DPU rejects", inject: func(h *harness) { h.dpu.rejectReason = "no representor for pf-mac 0c:42:a1:00:00:01 vf-num 3" },
+			code: 100, msgHas: "no representor for pf-mac",
+			journal: [][]string{addSteps, {createdLSP, moveIn}, {"dpu.error " + testLSP}, undoAll}},
+		{name: "not ready in time", inject: func(h *harness) { h.dpu.pending = "waiting for ovn-controller to claim the binding" },
+			conf: netConf(`,"timeoutSeconds":1`), code: 101, msgHas: "waiting for ovn-controller to claim",
+			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
+		{name: "switch missing", conf: []byte(`{"cniVersion":"1.1.0","name":"net1","logicalSwitch":"nope","deviceID":"` + testDevice + `","ipam":{"type":"host-local"}}`),
+			code: 7, msgHas: `logical switch "nope" does not exist`,
+			journal: [][]string{addSteps, {"vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 0 ips 1"},
+				{moveOut, "nb.delete " + testLSP, "ipam.del"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if tt.inject != nil {
+				tt.inject(h)
+			}
+			conf := tt.conf
+			if conf == nil {
+				conf = netConf("")
+			}
+			_, e := h.add("c1", conf)
+			wantCode(t, e, tt.code, tt.msgHas)
+			h.wantJournal(tt.journal...)
+			h.wantNothingLeft()
+		})
+	}
+}
+
+func TestAddRejectsBadInputBeforeAnySideEffect(t *testing.T) {
+	tests := []struct {
+		name   string
+		conf   []byte
+		code   uint32
+		msgHas string
+	}{
+		{"not a PCI address", []byte(`{"cniVersion":"1.1.0","name":"n","logicalSwitch":"ls0","deviceID":"eth0"}`), 7, `deviceID "eth0" is not a PCI address`},
+		{"not a VF", []byte(`{"cniVersion":"1.1.0","name":"n","logicalSwitch":"ls0","deviceID":"0000:03:00.1"}`), 102, "VF 0000:03:00.1 cannot be attached"},
+		{"bad mtu", netConf(`,"mtu":"big"`), 7, "mtu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			_, e := h.add("c1", tt.conf)
+			wantCode(t, e, tt.code, tt.msgHas)
+			h.wantJournal()
+			h.wantNothingLeft()
+		})
+	}
+}
+
+func TestDelUndoesAddInReverse(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+		t.Fatalf("DEL: %v", e)
+	}
+	h.wantJournal(undoAll)
+	h.wantNothingLeft()
+	// Idempotent: a second DEL finds nothing to undo and succeeds.
+	h.j.reset()
+	if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+		t.Fatalf("second DEL: %v", e)
+	}
+	h.wantJournal()
+}
+
+// A DEL whose undo fails part-way keeps what is left and finishes it on
+// the next DEL, without redoing what was already undone.
+func TestDelResumesWhereItStopped(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	h.nb.deleteErr = errInjected
+	_, e := h.call(request("DEL", "c1", netConf("")))
+	wantCode(t, e, 999, "undo lsp")
+	h.wantJournal([]string{moveOut, "nb.delete-failed " + testLSP, "ipam.del"})
+	st, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"})
+	if err != nil {
+		t.Fatalf("state after a failed DEL: %v", err)
+	}
+	if len(st.Steps) != 1 || st.Steps[0].Name != hoststate.StepLSP {
+		t.Fatalf("steps left %+v, want only the LSP", st.Steps)
+	}
+	h.nb.deleteErr = nil
+	h.j.reset()
+	if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+		t.Fatalf("second DEL: %v", e)
+	}
+	h.wantJournal([]string{"nb.delete " + testLSP})
+	h.wantNothingLeft()
+}
+
+// A crash leaves a state file whose steps may be only intended; DEL after
+// a restart undoes each of them, whatever got done.
+func TestDelAfterCrashBetweenSteps(t *testing.T) {
+	tests := []struct {
+		name    string
+		steps   map[hoststate.StepName]hoststate.StepState
+		journal []string
+	}{
+		{"crashed during IPAM", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepIntent},
+			[]string{"ipam.del"}},
+		{"crashed during LSP write and VF move", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepDone,
+			hoststate.StepLSP: hoststate.StepIntent, hoststate.StepVFMoved: hoststate.StepIntent}, undoAll},
+		{"crashed while waiting for the DPU", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepDone,
+			hoststate.StepLSP: hoststate.StepDone, hoststate.StepVFMoved: hoststate.StepDone}, undoAll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			now := time.Now()
+			att := &hoststate.Attachment{Version: hoststate.SchemaVersion, Key: hoststate.Key{ContainerID: "c1", IfName: "eth0"},
+				Network: "net1", AttachmentID: "a1", LSPName: testLSP, LogicalSwitch: "ls0", DeviceID: testDevice, NetnsPath: testNetns,
+				VF:   hoststate.VF{HostNetdev: "ens1f0v3", MAC: "0e:00:00:00:00:05", MTU: 1500, PFMAC: "0c:42:a1:00:00:01", VFIndex: 3},
+				IPAM: &hoststate.IPAM{Type: "host-local", Config: netConf("")}, CreatedAt: now, UpdatedAt: now}
+			for _, name := range []hoststate.StepName{hoststate.StepIPAM, hoststate.StepLSP, hoststate.StepVFMoved} {
+				if state, ok := tt.steps[name]; ok {
+					att.Intend(name, now)
+					if state == hoststate.StepDone {
+						att.Done(name, now)
+					}
+				}
+			}
+			if err := h.state.Save(att); err != nil {
+				t.Fatal(err)
+			}
+			// What the crashed ADD may have done before dying.
+			h.nb.lsps[testLSP] = &nbdb.LogicalSwitchPort{Name: testLSP,
+				ExternalIDs: vifplug.Attachment{Owner: testNode, ID: "a1", Network: "net1"}.ExternalIDs()}
+			h.plumber.inPod[podKey(testNetns, "eth0")] = "ens1f0v3"
+			h.ipam.leases["c1/eth0"] = "10.0.0.2/24"
+			if _, ok := tt.steps[hoststate.StepLSP]; !ok {
+				delete(h.nb.lsps, testLSP)
+				delete(h.plumber.inPod, podKey(testNetns, "eth0"))
+			}
+			h.start() // the restarted agent
+			if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+				t.Fatalf("DEL: %v", e)
+			}
+			h.wantJournal(tt.journal)
+			h.wantNothingLeft()
+		})
+	}
+}
+
+func TestRepeatedAddUndoesThePreviousAttachment(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	first := h.nb.lsp(testLSP).ExternalIDs[vifplug.ExtAttachment]
+	if _, e := h.add("c1", netConf("")); e != nil {
+		t.Fatalf("second ADD: %v", e)
+	}
+	h.wantJournal(undoAll, []string{"ipam.add 10.0.0.3/24"},
+		[]string{createdLSP, moveIn}, []string{"dpu.ready " + testLSP})
+	if second := h.nb.lsp(testLSP).ExternalIDs[vifplug.ExtAttachment]; second == first {
+		t.Errorf("the repeated ADD kept attachment id %s", first)
+	}
+}
+
+func TestVFHeldByAnotherAttachment(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	_, e := h.add("c2", netConf(""))
+	wantCode(t, e, 11, "VF "+testDevice+" is still held by attachment")
+	h.wantJournal()
+}
+
+// A record that cannot be read may hold the very VF an ADD asks for.
+func TestUnreadableStateIsNeverFree(t *testing.T) {
+	h := newHarness(t)
+	bad := filepath.Join(h.dir, "k.broken.eth0.json")
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.state.List(); err == nil {
+		t.Fatalf("the test's corrupt record %s is not one the store reads", bad)
+	}
+	_, e := h.add("c1", netConf(""))
+	wantCode(t, e, 11, "cannot tell whether VF "+testDevice+" is free")
+	if !strings.Contains(e.Details, "k.broken") {
+		t.Errorf("details %q do not name the unreadable file", e.Details)
+	}
+	h.wantJournal()
+}
+
+func TestCheck(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	if _, e := h.call(request("CHECK", "c1", netConf(""))); e != nil {
+		t.Fatalf("CHECK of a live attachment: %v", e)
+	}
+	h.plumber.checkErr = errInjected
+	_, e := h.call(request("CHECK", "c1", netConf("")))
+	wantCode(t, e, 999, "VF "+testDevice+" in the pod")
+	h.plumber.checkErr = nil
+	delete(h.nb.lsps, testLSP)
+	_, e = h.call(request("CHECK", "c1", netConf("")))
+	wantCode(t, e, 999, "missing from OVN NB")
+	_, e = h.call(request("CHECK", "c9", netConf("")))
+	wantCode(t, e, 3, "no attachment for c9/eth0")
+	h.wantJournal([]string{"dpu.ready " + testLSP}) // only the healthy CHECK got as far as the DPU
+}
+
+func TestGC(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	h.vfs["0000:03:00.6"] = sysfs.VF{PCIAddress: "0000:03:00.6", Netdev: "ens1f0v4", MAC: net.HardwareAddr{0x0e, 0, 0, 0, 0, 6},
+		MTU: 1500, PFMAC: h.vfs[testDevice].PFMAC, VFIndex: 4}
+	conf2 := []byte(strings.Replace(string(netConf("")), testDevice, "0000:03:00.6", 1))
+	if _, e := h.add("c2", conf2); e != nil {
+		t.Fatalf("ADD c2: %v", e)
+	}
+	// An orphan: this node's LSP with no state (its ADD's create outcome
+	// was unknown when it was undone), and another node's LSP.
+	h.nb.lsps["orphan"] = &nbdb.LogicalSwitchPort{Name: "orphan", ExternalIDs: vifplug.Attachment{Owner: testNode, ID: "a9",
+		Network: "net1", ContainerID: "c9", IfName: "eth0"}.ExternalIDs()}
+	h.nb.lsps["foreign"] = &nbdb.LogicalSwitchPort{Name: "foreign", ExternalIDs: vifplug.Attachment{Owner: "node2", ID: "b1",
+		Network: "net1", ContainerID: "c8", IfName: "eth0"}.ExternalIDs()}
+	h.j.reset()
+	gc := []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}`)
+	if _, e := h.call(&ovndpuv1.CNIRequest{Command: "GC", Path: "/opt/cni/bin", Config: gc}); e != nil {
+		t.Fatalf("GC: %v", e)
+	}
+	h.wantJournal([]string{"vf.moveout ens1f0v4 mac 0e:00:00:00:00:06 mtu 1500", "nb.delete " + testNode + "_c2_eth0", "ipam.del"},
+		[]string{"nb.delete orphan"})
+	if h.nb.lsp(testLSP) == nil || h.nb.lsp("foreign") == nil || h.nb.count() != 2 {
+		t.Errorf("GC removed a valid or a foreign LSP: %d left", h.nb.count())
+	}
+	if _, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"}); err != nil {
+		t.Errorf("GC removed the valid attachment's state: %v", err)
+	}
+}
+
+// GC goes on past an unreadable record but says so in its answer.
+func TestGCReportsUnreadableState(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	if err := os.WriteFile(filepath.Join(h.dir, "k.broken.eth0.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gc := []byte(`{"cniVersion":"1.1.0","name":"net1","cni.dev/valid-attachments":[]}`)
+	_, e := h.call(&ovndpuv1.CNIRequest{Command: "GC", Path: "/opt/cni/bin", Config: gc})
+	wantCode(t, e, 999, "k.broken")
+	h.wantJournal(undoAll)
+	if h.nb.count() != 0 {
+		t.Error("GC stopped at the unreadable record instead of removing the stale attachment")
+	}
+}
+
+func TestStatus(t *testing.T) {
+	h := newHarness(t)
+	if _, e := h.call(&ovndpuv1.CNIRequest{Command: "STATUS"}); e != nil {
+		t.Fatalf("STATUS: %v", e)
+	}
+	_, e := h.call(&ovndpuv1.CNIRequest{Command: "BOGUS"})
+	wantCode(t, e, 4, "unknown CNI_COMMAND BOGUS")
+}
+
+func TestNewNeedsItsCollaborators(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  Config
+		opts []Option
+		want string
+	}{
+		"no node":   {Config{NBRemotes: []string{"tcp:127.0.0.1:1"}}, nil, "--node-name"},
+		"no nb":     {Config{Node: "n"}, nil, "--nb"},
+		"no dpu":    {Config{Node: "n", NBRemotes: []string{"tcp:127.0.0.1:1"}}, nil, "--dpu"},
+		"bad state": {Config{Node: "n", NBRemotes: []string{"tcp:127.0.0.1:1"}, StateDir: "/dev/null/x"}, []Option{WithDPU(&fakeDPU{})}, "--state-dir"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(tc.cfg, tc.opts...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}

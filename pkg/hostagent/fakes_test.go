@@ -1,0 +1,289 @@
+package hostagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/dpuclient"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// journal records the side effects the fakes saw, in order, so a test can
+// assert exactly which steps ran and which were undone.
+type journal struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (j *journal) add(format string, args ...any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = append(j.entries, fmt.Sprintf(format, args...))
+}
+
+func (j *journal) list() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.entries)
+}
+
+// reset forgets what was recorded so far (e.g. a successful ADD), so a
+// test can assert what the next verb did on its own.
+func (j *journal) reset() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = nil
+}
+
+var errInjected = errors.New("injected failure")
+
+// fakeVFs is a sysfs with the VFs a test declares.
+type fakeVFs map[string]sysfs.VF
+
+func (f fakeVFs) LookupVF(pci string) (sysfs.VF, error) {
+	vf, ok := f[pci]
+	if !ok {
+		return sysfs.VF{}, fmt.Errorf("%s: %w", pci, sysfs.ErrNotVF)
+	}
+	return vf, nil
+}
+
+// fakePlumber tracks which VFs are in a pod.
+type fakePlumber struct {
+	j          *journal
+	mu         sync.Mutex
+	inPod      map[string]string // pod ifname key (netns/ifname) -> host netdev
+	moveInErr  error
+	moveOutErr error
+	checkErr   error
+}
+
+func podKey(netnsPath, ifName string) string { return netnsPath + "/" + ifName }
+
+func (p *fakePlumber) MoveIn(_ context.Context, req netns.MoveInRequest) (netns.Placed, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.moveInErr != nil {
+		p.j.add("vf.movein-failed %s", req.VFNetdev)
+		return netns.Placed{}, p.moveInErr
+	}
+	p.j.add("vf.movein %s -> %s mac %s mtu %d ips %d", req.VFNetdev, req.IfName, req.MAC, req.MTU, len(req.IPs))
+	p.inPod[podKey(req.PodNetns, req.IfName)] = req.VFNetdev
+	return netns.Placed{IfName: req.IfName, MAC: req.MAC, MTU: req.MTU}, nil
+}
+
+func (p *fakePlumber) MoveOut(_ context.Context, req netns.MoveOutRequest) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.moveOutErr != nil {
+		p.j.add("vf.moveout-failed %s", req.Original.Name)
+		return p.moveOutErr
+	}
+	// Like the real plumber: a VF already home is success.
+	delete(p.inPod, podKey(req.PodNetns, req.IfName))
+	p.j.add("vf.moveout %s mac %s mtu %d", req.Original.Name, req.Original.MAC, req.Original.MTU)
+	return nil
+}
+
+func (p *fakePlumber) Check(_ context.Context, podNetns, ifName string, _ []*current.IPConfig) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.checkErr != nil {
+		return p.checkErr
+	}
+	if _, ok := p.inPod[podKey(podNetns, ifName)]; !ok {
+		return fmt.Errorf("%s not in %s", ifName, podNetns)
+	}
+	return nil
+}
+
+func (p *fakePlumber) placed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inPod)
+}
+
+// fakeIPAM hands out 10.0.0.N/24 and tracks leases by container/ifname.
+type fakeIPAM struct {
+	j      *journal
+	mu     sync.Mutex
+	next   int
+	leases map[string]string
+	addErr error
+	delErr error
+}
+
+func (f *fakeIPAM) Add(_ context.Context, req ipam.Request) (*current.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addErr != nil {
+		f.j.add("ipam.add-failed")
+		return nil, f.addErr
+	}
+	f.next++
+	addr := fmt.Sprintf("10.0.0.%d/24", f.next+1)
+	ip, ipnet, _ := net.ParseCIDR(addr)
+	ipnet.IP = ip
+	f.leases[req.ContainerID+"/"+req.IfName] = addr
+	f.j.add("ipam.add %s", addr)
+	return &current.Result{CNIVersion: current.ImplementedSpecVersion, IPs: []*current.IPConfig{{Address: *ipnet}}}, nil
+}
+
+func (f *fakeIPAM) Del(_ context.Context, req ipam.Request) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.delErr != nil {
+		f.j.add("ipam.del-failed")
+		return f.delErr
+	}
+	delete(f.leases, req.ContainerID+"/"+req.IfName)
+	f.j.add("ipam.del")
+	return nil
+}
+
+func (f *fakeIPAM) leased() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.leases)
+}
+
+// fakeNB is an NB with switches by name and LSPs by name.
+type fakeNB struct {
+	j        *journal
+	node     string
+	mu       sync.Mutex
+	switches map[string]string // name -> uuid
+	lsps     map[string]*nbdb.LogicalSwitchPort
+	// createErr fails CreateLSP; with createCommits the LSP is written
+	// anyway, as when the reply of a committed transaction is lost.
+	createErr     error
+	createCommits bool
+	deleteErr     error
+	readErr       error
+}
+
+func (nb *fakeNB) SwitchUUID(_ context.Context, name string) (string, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if uuid, ok := nb.switches[name]; ok {
+		return uuid, nil
+	}
+	return "", fmt.Errorf("logical switch %q does not exist in OVN NB", name)
+}
+
+func (nb *fakeNB) LSPExists(_ context.Context, name string) (bool, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if nb.readErr != nil {
+		return false, nb.readErr
+	}
+	_, ok := nb.lsps[name]
+	return ok, nil
+}
+
+func (nb *fakeNB) CreateLSP(_ context.Context, _ string, lsp *nbdb.LogicalSwitchPort) error {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if nb.createErr == nil || nb.createCommits {
+		nb.lsps[lsp.Name] = lsp
+		nb.j.add("nb.create %s", lsp.Name)
+	}
+	if nb.createErr != nil {
+		nb.j.add("nb.create-failed %s", lsp.Name)
+	}
+	return nb.createErr
+}
+
+func (nb *fakeNB) DeleteOwnLSP(_ context.Context, name, attachment string) error {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if nb.deleteErr != nil {
+		nb.j.add("nb.delete-failed %s", name)
+		return nb.deleteErr
+	}
+	lsp, ok := nb.lsps[name]
+	if ok && lsp.ExternalIDs[vifplug.ExtOwner] == nb.node && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment {
+		delete(nb.lsps, name)
+	}
+	nb.j.add("nb.delete %s", name)
+	return nil
+}
+
+func (nb *fakeNB) OwnLSP(_ context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	if lsp, ok := nb.lsps[name]; ok && lsp.ExternalIDs[vifplug.ExtOwner] == nb.node {
+		return lsp, nil
+	}
+	return nil, nil
+}
+
+func (nb *fakeNB) OwnLSPs(_ context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	var out []*nbdb.LogicalSwitchPort
+	for _, lsp := range nb.lsps {
+		if lsp.ExternalIDs[vifplug.ExtOwner] == nb.node && lsp.ExternalIDs[vifplug.ExtNetwork] == network {
+			out = append(out, lsp)
+		}
+	}
+	return out, nil
+}
+
+func (nb *fakeNB) Connected() bool { return true }
+func (nb *fakeNB) Close()          {}
+
+func (nb *fakeNB) lsp(name string) *nbdb.LogicalSwitchPort {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	return nb.lsps[name]
+}
+
+func (nb *fakeNB) count() int {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	return len(nb.lsps)
+}
+
+// fakeDPU answers verdicts as the test says: READY by default, ERROR with
+// rejectReason, or never (pending) until the ADD's context ends.
+type fakeDPU struct {
+	j            *journal
+	rejectReason string
+	pending      string // when set, WaitReady blocks and then reports this
+}
+
+func (d *fakeDPU) Run(ctx context.Context) { <-ctx.Done() }
+func (d *fakeDPU) Connected() error        { return nil }
+func (d *fakeDPU) WaitChassis(context.Context) (string, error) {
+	return "dpu1", nil
+}
+
+func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error) {
+	st := &ovndpuv1.PortStatus{LogicalPort: lsp, AttachmentId: attachment}
+	switch {
+	case d.rejectReason != "":
+		st.Phase, st.Reason = ovndpuv1.Phase_PHASE_ERROR, d.rejectReason
+		d.j.add("dpu.error %s", lsp)
+		return st, fmt.Errorf("%w: %s", dpuclient.ErrRejected, d.rejectReason)
+	case d.pending != "":
+		<-ctx.Done()
+		return nil, fmt.Errorf("%w: PENDING: %s", dpuclient.ErrNotReady, d.pending)
+	}
+	st.Phase, st.Representor = ovndpuv1.Phase_PHASE_READY, "pf0vf3"
+	d.j.add("dpu.ready %s", lsp)
+	return st, nil
+}
+
+func (d *fakeDPU) WaitGone(context.Context, string, string) error { return nil }
