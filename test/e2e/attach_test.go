@@ -108,7 +108,8 @@ func (e *env) vfHome(t *testing.T, vf *testbed.VF) {
 }
 
 // TestAttachTwoPodsPingDelAndReuse: ADD two pods with host-local IPAM,
-// ping between them across OVN, DEL (twice), and ADD again on the same VF.
+// ping and exchange data over TCP between them across OVN, DEL (twice),
+// ADD again on the same VF, and ping and TCP the other way.
 func TestAttachTwoPodsPingDelAndReuse(t *testing.T) {
 	e := setup(t)
 	vfs := testbed.Must(e.bed.AddVFs(e.ctx, 0, []int{0, 1}, testbed.VFOptions{}))(t)
@@ -127,6 +128,16 @@ func TestAttachTwoPodsPingDelAndReuse(t *testing.T) {
 	if err := e.bed.Ping(e.ctx, e.bed.Pod("a"), ips[1]); err != nil {
 		t.Fatal(err)
 	}
+	// The bed turned TX checksum offload off on the fake VFs; the agent's
+	// move into the pod (a rename in a temp netns) must not bring it back.
+	if on := testbed.Must(e.bed.TxChecksumming(e.bed.Pod("a"), "eth0"))(t); on {
+		t.Errorf("pod a eth0 has TX checksum offload on after the move: TCP across the userspace datapath would fail")
+	}
+	start := time.Now()
+	if err := e.bed.TCPExchange(e.ctx, e.bed.Pod("a"), e.bed.Pod("b"), ips[1]); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TCP pod a -> pod b, %d bytes each way: %v", testbed.TCPExchangeSize, time.Since(start))
 	mtu := testbed.Must(e.bed.InNetns(e.ctx, e.bed.Pod("a"), "cat", "/sys/class/net/eth0/mtu"))(t)
 	if mtu != "1400" {
 		t.Errorf("pod a eth0 mtu = %s, want 1400", mtu)
@@ -146,6 +157,10 @@ func TestAttachTwoPodsPingDelAndReuse(t *testing.T) {
 	res, took := e.add(t, e.bed.Pod("a"), conf)
 	t.Logf("ADD pod a again on the same VF: %v", took)
 	if err := e.bed.Ping(e.ctx, e.bed.Pod("b"), res.IPs[0].Address.IP.String()); err != nil {
+		t.Fatal(err)
+	}
+	// The other way, onto the VF that went home and came back.
+	if err := e.bed.TCPExchange(e.ctx, e.bed.Pod("b"), e.bed.Pod("a"), res.IPs[0].Address.IP.String()); err != nil {
 		t.Fatal(err)
 	}
 }

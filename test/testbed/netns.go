@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/containernetworking/plugins/pkg/ns"
 )
 
 // nsPrefix starts every namespace a bed creates; the test process's pid
@@ -42,6 +44,17 @@ func (b *Bed) InNetns(ctx context.Context, netns string, argv ...string) (string
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
 	return b.run(ctx, argv...)
+}
+
+// inNetns runs fn on a thread in netns ("" = the process's own namespace,
+// where every goroutine runs that ns.Do has not locked elsewhere): ns.Do
+// locks the goroutine to its thread while that thread is switched over.
+// A socket fn creates stays in netns when used from other threads later.
+func inNetns(netns string, fn func() error) error {
+	if netns == "" {
+		return fn()
+	}
+	return ns.WithNetNSPath(filepath.Join("/var/run/netns", netns), func(ns.NetNS) error { return fn() })
 }
 
 // sweepStaleNetns deletes namespaces left by bed processes that no longer

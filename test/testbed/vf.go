@@ -12,6 +12,8 @@ import (
 // host namespace when the bed has one, else the root namespace) and whose
 // peer, the representor, sits in the dpu namespace. The host sysfs tree
 // describes the VF; the devlink dump lists the representor once published.
+// The VF end checksums in software (TX checksum offload off, offload.go),
+// where a real VF does it in hardware.
 type VF struct {
 	PF          int
 	Index       int
@@ -79,6 +81,16 @@ func (b *Bed) AddVFs(ctx context.Context, pf int, indices []int, opts VFOptions)
 		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
 	}
 	if err := b.ipBatch(ctx, b.DPUNetns, up.String()); err != nil {
+		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
+	}
+	// The VF ends checksum in software, or TCP between pods fails (see
+	// offload.go); the representors need not: ovs-vswitchd writes them
+	// frames it holds in full, checksums included.
+	netdevs := make([]string, len(vfs))
+	for i, vf := range vfs {
+		netdevs[i] = vf.Netdev
+	}
+	if err := txChecksumOff(b.HostNetns, netdevs...); err != nil {
 		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
 	}
 	for _, vf := range vfs {

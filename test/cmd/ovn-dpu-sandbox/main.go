@@ -1,8 +1,9 @@
 // Command ovn-dpu-sandbox runs the demo on the real-OVN test bed (package
 // testbed): OVN central, a "dpu" namespace with OVS, ovn-controller and
 // ovn-dpu-agent, a "host" namespace with ovn-dpu-host-agent, two fake VFs;
-// then it attaches two pods with cnitool, pings between them, detaches
-// them and tears everything down (also on Ctrl-C).
+// then it attaches two pods with cnitool, pings between them, sends data
+// both ways over TCP, detaches them and tears everything down (also on
+// Ctrl-C).
 package main
 
 import (
@@ -64,6 +65,11 @@ func run(ctx context.Context, keep bool) error {
 	}
 	fmt.Println(out)
 	step("pod-a (%s) pings pod-b (%s) across OVN", ips["pod-a"], ips["pod-b"])
+	t0 := time.Now()
+	if err := s.bed.TCPExchange(ctx, s.bed.Pod("pod-a"), s.bed.Pod("pod-b"), ips["pod-b"]); err != nil {
+		return err
+	}
+	step("pod-a connects to pod-b over TCP; %d KiB each way arrive intact: %v", testbed.TCPExchangeSize>>10, since(t0))
 	if keep {
 		fmt.Printf("sandbox dir %s (logs, databases); NB %s. Ctrl-C to tear down.\n", s.bed.Dir, s.bed.NBRemote)
 		<-ctx.Done()
