@@ -304,7 +304,7 @@ func linkMessage(typ uint16, ifindex uint32, name string, extra ...nla) fixtureM
 		raw: info, rawNote: "ifinfomsg", attrs: append([]nla{attrStr(iflaIfname, "IFLA_IFNAME", name)}, extra...)}
 }
 
-// The BlueField ports of the fixtures (reference/devlink-samples.md).
+// The BlueField ports of the fixtures (testdata/devlink-samples.md).
 var (
 	fixturePhysical = Port{Device: fixtureDevice, Index: 262143, Type: "eth", Netdev: "p0", Flavour: Physical}
 	fixturePF       = Port{Device: fixtureDevice, Index: 196608, Type: "eth", Netdev: "pf0hpf", Flavour: PCIPF,

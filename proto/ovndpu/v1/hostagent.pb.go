@@ -181,7 +181,8 @@ func (x *CNIResponse) GetError() *CNIError {
 
 type CNIError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CNI error code (spec codes, or ovn-dpu's from 100; see DESIGN.md).
+	// CNI error code (spec codes, or ovn-dpu's from 100; see "CNI error
+	// codes" in docs/contract.md).
 	Code          uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
 	Msg           string `protobuf:"bytes,2,opt,name=msg,proto3" json:"msg,omitempty"`
 	Details       string `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
