@@ -12,7 +12,7 @@ import (
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
-// CNI codes of our own (DESIGN.md).
+// CNI codes of our own (docs/contract.md).
 const (
 	codeRejected     = 100 // the DPU reported ERROR
 	codeNotReady     = 101 // not READY within timeoutSeconds

@@ -1,6 +1,6 @@
 // Package netns plumbs an SR-IOV VF netdev into a pod's network namespace
 // on CNI ADD and brings it home on DEL (steps 5 and "DEL reverses it" of
-// the flow in DESIGN.md). It is Linux-only.
+// the flow in docs/architecture.md). It is Linux-only.
 //
 // A link is renamed only inside a private, anonymous temporary namespace,
 // as the reference host-device plugin does: renaming in place races with

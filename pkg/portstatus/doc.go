@@ -5,7 +5,7 @@
 // complete status and hands it to Store.Set. The Store turns that into
 // edge-triggered events — only real changes get a new generation and reach
 // watchers — so a reconcile loop running every second does not flood host
-// agents. Server serves WatchPorts from the Store as DESIGN.md "Port status"
+// agents. Server serves WatchPorts from the Store as docs/contract.md "Port phases"
 // describes: a snapshot, a SnapshotComplete marker, then changes, filtered
 // to the requesting host's node.
 //

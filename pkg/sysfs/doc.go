@@ -2,7 +2,7 @@
 // deviceID a device plugin or Multus hands to the CNI plugin) into what the
 // host agent needs to request an OVN port for it: the VF's netdev, the PF's
 // PCI address, netdev and MAC, and the VF index. Together, PF MAC and VF
-// index name the representor on the DPU (see "Host VF lookup" in DESIGN.md).
+// index name the representor on the DPU (see docs/architecture.md).
 //
 // Everything is read below an injected sysfs root (the --sysfs-root flag,
 // default "/sys"), so tests and the demo sandbox point a [Reader] at a fake
