@@ -3,7 +3,6 @@ package devlink
 import (
 	"context"
 	"errors"
-	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -14,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
 
 // TestWireConstantsMatchUnix checks the numbers netlink_decode.go spells
@@ -178,13 +179,13 @@ func inNewNetns(t *testing.T, f func()) netns.NsHandle {
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		skipOrFail(t, "no network namespaces: %v", err)
+		testenv.SkipOrFail(t, "no network namespaces: %v", err)
 	}
 	defer orig.Close()
 	ns, err := netns.New()
 	if err != nil {
 		runtime.UnlockOSThread()
-		skipOrFail(t, "cannot create a network namespace (needs CAP_SYS_ADMIN): %v", err)
+		testenv.SkipOrFail(t, "cannot create a network namespace (needs CAP_SYS_ADMIN): %v", err)
 	}
 	defer func() {
 		if err := netns.Set(orig); err != nil {
@@ -218,7 +219,7 @@ func TestRealLinkSocketSeesRename(t *testing.T) {
 	defer h.Close()
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "dlt-eth5"}, PeerName: "dlt-peer"}
 	if err := h.LinkAdd(veth); err != nil {
-		skipOrFail(t, "cannot create a veth pair: %v", err)
+		testenv.SkipOrFail(t, "cannot create a veth pair: %v", err)
 	}
 	link, err := h.LinkByName("dlt-eth5")
 	if err != nil {
@@ -285,7 +286,7 @@ func TestRealLinkSocketSeesRename(t *testing.T) {
 func TestRealGenlSubscribe(t *testing.T) {
 	f, err := netlink.GenlFamilyGet("nlctrl")
 	if err != nil {
-		skipOrFail(t, "no generic netlink: %v", err)
+		testenv.SkipOrFail(t, "no generic netlink: %v", err)
 	}
 	for _, g := range f.Groups {
 		if g.Name != "notify" {
@@ -300,15 +301,5 @@ func TestRealGenlSubscribe(t *testing.T) {
 		}
 		return
 	}
-	skipOrFail(t, "nlctrl has no notify group")
-}
-
-// skipOrFail skips a test whose environment is missing — but fails it in
-// CI (CI=true), where a missing capability must never pass silently.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	testenv.SkipOrFail(t, "nlctrl has no notify group")
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
 
 // Everything the tests create carries these prefixes, so a leak is easy
@@ -31,20 +33,7 @@ const (
 // the tests: they need root and iproute2 to make namespaces and veths.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "the ip command (iproute2)")
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("netns tests cannot run, missing: %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("netns tests need %s", strings.Join(missing, ", "))
+	testenv.Require(t, "netns tests", true, []string{"ip"}, "run as root with iproute2 installed")
 }
 
 func randHex(t *testing.T, n int) string {

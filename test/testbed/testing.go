@@ -2,9 +2,9 @@ package testbed
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
 
 // requiredCommands are what a bed runs; Debian packages openvswitch-switch,
@@ -17,22 +17,7 @@ var requiredCommands = []string{"ovsdb-server", "ovsdb-tool", "ovsdb-client", "o
 // instead, so a missing dependency can never pass silently.
 func Require(t testing.TB) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces)")
-	}
-	for _, c := range requiredCommands {
-		if _, err := exec.LookPath(c); err != nil {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("real-OVN test bed cannot run, missing: %v (run `make deps` as root)", missing)
-	}
-	t.Skipf("real-OVN test bed needs %v; run `make deps` as root", missing)
+	testenv.Require(t, "the real-OVN test bed", true, requiredCommands, "run `make deps` as root")
 }
 
 // New starts a bed for t and tears it down when t ends, dumping the
