@@ -18,6 +18,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
 )
@@ -32,16 +33,16 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("ovn-dpu-agent", flag.ContinueOnError)
 	fs.StringVar(&f.sb, "sb", "", "OVN Southbound remotes, comma-separated (unix:, tcp:, ssl:)")
-	fs.StringVar(&f.ovs, "ovs", "unix:/var/run/openvswitch/db.sock", "local Open_vSwitch database")
-	fs.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "sysfs root (zero hw_addr PF MAC fallback)")
+	fs.StringVar(&f.ovs, "ovs", dpuagent.DefaultOVSRemote, "local Open_vSwitch database")
+	fs.StringVar(&f.sysfsRoot, "sysfs-root", sysfs.DefaultRoot, "sysfs root (zero hw_addr PF MAC fallback)")
 	fs.StringVar(&f.chassis, "chassis", "", "OVN chassis name (default: OVS external_ids:system-id)")
-	fs.StringVar(&f.bridge, "bridge", "br-int", "integration bridge")
+	fs.StringVar(&f.bridge, "bridge", dpuagent.DefaultBridge, "integration bridge")
 	fs.StringVar(&f.listen, "listen", ":50151", "gRPC listen address: HOST:PORT or unix:PATH")
 	fs.StringVar(&f.devlinkDump, "devlink-dump", "", "read devlink ports from this `FILE` (the JSON 'devlink -j port show' prints), re-read when it changes, instead of netlink")
 	fs.StringVar(&f.plugger, "plugger", "agent", "who plugs representors: agent, or ovn-controller (observe only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
-	fs.DurationVar(&f.representorWait, "representor-wait", 5*time.Second,
+	fs.DurationVar(&f.representorWait, "representor-wait", dpuagent.DefaultRepresentorWait,
 		"how long a port whose representor is missing stays PENDING before ERROR")
 	f.tls.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")

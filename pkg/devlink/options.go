@@ -3,6 +3,8 @@ package devlink
 import (
 	"log/slog"
 	"time"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 )
 
 // Option configures a Table (NewTable), a FileSource (NewFileSource) or a
@@ -20,7 +22,7 @@ type options struct {
 
 func newOptions(opts []Option) options {
 	o := options{
-		sysfsRoot:      "/sys",
+		sysfsRoot:      sysfs.DefaultRoot,
 		logger:         slog.Default(),
 		pollInterval:   time.Second,
 		resyncInterval: 30 * time.Second,
@@ -32,7 +34,7 @@ func newOptions(opts []Option) options {
 }
 
 // WithSysfsRoot sets where the Table reads PF MACs that devlink does not
-// report (the agent's --sysfs-root); default "/sys".
+// report (the agent's --sysfs-root); default sysfs.DefaultRoot.
 func WithSysfsRoot(dir string) Option {
 	return func(o *options) { o.sysfsRoot = dir }
 }

@@ -21,7 +21,16 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
+)
+
+// Open_vSwitch external_ids that tell ovn-controller (and this agent) who
+// the chassis is. They belong to OVS and ovn-controller, not to the
+// vifplug contract.
+const (
+	ovsSystemID = "system-id"
+	ovsHostname = "hostname"
 )
 
 // Agent plugs representors for one chassis. Create it with New, then Run.
@@ -47,21 +56,11 @@ type Agent struct {
 	syncOne sync.Once
 
 	// Owned by the reconcile goroutine.
-	firstSeen map[string]seen
-	// unwantedSince: when each interface of ours was first seen with no
-	// request holding it (the unplug delay counts from there).
-	unwantedSince map[string]time.Time
+	mem memory // the planner's, from the previous pass
 	// readyObserved: the attachment whose plug latency was recorded, per
 	// logical port.
 	readyObserved map[string]string
 	retry         retryState
-}
-
-// seen remembers when a request was first seen, per attachment, to give a
-// late representor its grace period once per request.
-type seen struct {
-	attachment string
-	at         time.Time
 }
 
 // New validates cfg and builds an agent; it connects nothing yet.
@@ -70,10 +69,10 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 		return nil, errors.New("no Southbound remote: set --sb")
 	}
 	if cfg.OVSRemote == "" {
-		cfg.OVSRemote = "unix:/var/run/openvswitch/db.sock"
+		cfg.OVSRemote = DefaultOVSRemote
 	}
 	if cfg.Bridge == "" {
-		cfg.Bridge = "br-int"
+		cfg.Bridge = DefaultBridge
 	}
 	switch cfg.Plugger {
 	case "":
@@ -83,16 +82,14 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 		return nil, fmt.Errorf("--plugger %q: want %q or %q", cfg.Plugger, PluggerAgent, PluggerOVNController)
 	}
 	if cfg.SysfsRoot == "" {
-		cfg.SysfsRoot = "/sys"
+		cfg.SysfsRoot = sysfs.DefaultRoot
 	}
 	o := newOptions(opts)
 	a := &Agent{
 		cfg: cfg, opts: o, log: o.log, store: store,
 		trigger:       make(chan struct{}, 1),
 		synced:        make(chan struct{}),
-		firstSeen:     map[string]seen{},
 		readyObserved: map[string]string{},
-		unwantedSince: map[string]time.Time{},
 		metrics:       newMetrics(),
 	}
 	a.table = devlink.NewTable(devlink.WithSysfsRoot(cfg.SysfsRoot), devlink.WithOnChange(a.kick),
@@ -123,8 +120,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every goroutine Run starts ends before Run returns, and before the
+	// clients it uses are closed.
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	defer stop()
 	srcErr := make(chan error, 1)
-	go func() { srcErr <- src.Run(ctx) }()
+	wg.Go(func() { srcErr <- src.Run(ctx) })
 
 	if err := a.connectOVS(ctx); err != nil {
 		return err
@@ -137,7 +139,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("connected", "chassis", a.identity().name, "bridge", a.cfg.Bridge, "plugger", a.cfg.Plugger,
 		"sb", a.sb.CurrentEndpoint(), "ovs", a.cfg.OVSRemote)
 	a.dbsUp.Store(true)
-	go a.watchConnections(ctx)
+	wg.Go(func() { a.watchConnections(ctx) })
+	defer stop() // before the clients' Close
 	a.kick()
 	return a.loop(ctx, srcErr)
 }
@@ -192,6 +195,9 @@ func (a *Agent) watchConnections(ctx context.Context) {
 		case <-t.C:
 		}
 		up := alive(ctx, a.sb) && alive(ctx, a.ovs)
+		if ctx.Err() != nil {
+			return // shutting down: a failed probe says nothing
+		}
 		if was := a.dbsUp.Swap(up); up && !was {
 			a.lastReconnect.Store(a.opts.now().UnixNano())
 			a.log.Info("databases reachable again; reconciling")
@@ -222,7 +228,7 @@ func (a *Agent) identity() chassisIdentity {
 // plugging reads: the bridge's ports and each interface's name, external_ids,
 // ofport, error and mtu_request. Interface statistics and status change
 // every few seconds and are deliberately not monitored.
-func (a *Agent) connectOVS(ctx context.Context) error {
+func (a *Agent) connectOVS(ctx context.Context) (err error) {
 	dbModel, err := vswitchd.FullDatabaseModel()
 	if err != nil {
 		return err
@@ -231,6 +237,11 @@ func (a *Agent) connectOVS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			c.Close() // Run closes it only when we succeed
+		}
+	}()
 	if err := conn.Connect(ctx, c, a.log); err != nil {
 		return err
 	}
@@ -244,7 +255,6 @@ func (a *Agent) connectOVS(ctx context.Context) error {
 		client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.MTURequest),
 	))
 	if err != nil {
-		c.Close()
 		return fmt.Errorf("monitor OVS database %s: %w", a.cfg.OVSRemote, err)
 	}
 	return a.resolveIdentity(ctx)
@@ -261,9 +271,9 @@ func (a *Agent) resolveIdentity(ctx context.Context) error {
 		id := chassisIdentity{name: a.cfg.Chassis}
 		if len(rows) == 1 {
 			if id.name == "" {
-				id.name = rows[0].ExternalIDs["system-id"]
+				id.name = rows[0].ExternalIDs[ovsSystemID]
 			}
-			id.hostname = rows[0].ExternalIDs["hostname"]
+			id.hostname = rows[0].ExternalIDs[ovsHostname]
 		}
 		if id.hostname == "" {
 			id.hostname, _ = os.Hostname()
@@ -272,7 +282,7 @@ func (a *Agent) resolveIdentity(ctx context.Context) error {
 			a.id.Store(&id)
 			return nil
 		}
-		a.log.Info("waiting for Open_vSwitch external_ids:system-id (or set --chassis)")
+		a.log.Info("waiting for Open_vSwitch external_ids:" + ovsSystemID + " (or set --chassis)")
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("no chassis name: %w", ctx.Err())
@@ -291,7 +301,7 @@ func (a *Agent) resolveIdentity(ctx context.Context) error {
 // Both tables go in ONE monitor: libovsdb (v0.8.1) purges the whole cache
 // before restarting each of several monitors on reconnect, so with two the
 // one restarted last would leave the other's table empty.
-func (a *Agent) connectSB(ctx context.Context) error {
+func (a *Agent) connectSB(ctx context.Context) (err error) {
 	dbModel, err := sbdb.FullDatabaseModel()
 	if err != nil {
 		return err
@@ -300,12 +310,16 @@ func (a *Agent) connectSB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			c.Close() // Run closes it only when we succeed
+		}
+	}()
 	if err := conn.Connect(ctx, c, a.log); err != nil {
 		return err
 	}
 	a.sb = c
 	if err := a.selectChassisUUID(ctx); err != nil {
-		c.Close()
 		return err
 	}
 	c.Cache().AddEventHandler(a.eventHandler())
@@ -318,7 +332,6 @@ func (a *Agent) connectSB(ctx context.Context) error {
 			&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis),
 	))
 	if err != nil {
-		c.Close()
 		return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)
 	}
 	a.refreshChassisUUID(ctx)

@@ -3,11 +3,15 @@ package dpuagent
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -18,27 +22,20 @@ const txnTimeout = 30 * time.Second
 
 // outcome of applying a pass's changes.
 type outcome struct {
-	failed    map[string]error // by logical port
+	failed    map[string]error // by logical port: the transaction failed
+	rejected  map[string]error // by logical port: the plug could not even be expressed as operations
 	unplugged map[string]bool  // logical ports whose interface left the bridge
 }
 
-// apply writes every change in one transaction; if that fails, each change
-// alone, so one bad port cannot hold back the others.
-func (a *Agent) apply(ctx context.Context, p *pass) outcome {
-	out := outcome{failed: map[string]error{}, unplugged: map[string]bool{}}
-	if len(p.changes) == 0 {
+// apply writes the changes (see writeChanges), logs and counts each one's
+// fate and schedules the retry of failed ones.
+func (a *Agent) apply(ctx context.Context, changes []change) outcome {
+	out := outcome{failed: map[string]error{}, rejected: map[string]error{}, unplugged: map[string]bool{}}
+	if len(changes) == 0 {
 		return out
 	}
-	err := a.transact(ctx, p.changes)
-	if err != nil && len(p.changes) > 1 {
-		a.log.Warn("batched OVS transaction failed; retrying port by port", "changes", len(p.changes), "err", err)
-		for _, c := range p.changes {
-			a.record(&out, c, a.transact(ctx, []change{c}))
-		}
-	} else {
-		for _, c := range p.changes {
-			a.record(&out, c, err)
-		}
+	for i, res := range writeChanges(ctx, a.ovs, a.log, changes) {
+		a.record(&out, changes[i], res)
 	}
 	if len(out.failed) > 0 {
 		wait := a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
@@ -51,36 +48,140 @@ func (a *Agent) apply(ctx context.Context, p *pass) outcome {
 	return out
 }
 
-func (a *Agent) record(out *outcome, c change, err error) {
-	if err != nil {
+func (a *Agent) record(out *outcome, c change, res written) {
+	switch {
+	case res.buildErr != nil:
+		a.log.Error("plan OVS change", "logical_port", c.lsp, "change", c.what(), "err", res.buildErr)
+		if c.kind == changePlug || c.kind == changeReplug {
+			out.rejected[c.lsp] = res.buildErr
+		}
+	case res.txnErr != nil:
 		a.metrics.txnErrors.Inc()
-		a.log.Error("OVS change failed", "logical_port", c.lsp, "change", c.what, "err", err)
-		out.failed[c.lsp] = err
-		return
-	}
-	a.log.Info("OVS change applied", "logical_port", c.lsp, "change", c.what)
-	if c.unplug {
-		out.unplugged[c.lsp] = true
+		a.log.Error("OVS change failed", "logical_port", c.lsp, "change", c.what(), "err", res.txnErr)
+		out.failed[c.lsp] = res.txnErr
+	default:
+		a.log.Info("OVS change applied", "logical_port", c.lsp, "change", c.what())
+		if c.kind == changeUnplug {
+			out.unplugged[c.lsp] = true
+		}
 	}
 }
 
-func (a *Agent) transact(ctx context.Context, changes []change) error {
-	txn := []ovsdb.Operation{ops.Comment(describeChanges(changes))}
-	for _, c := range changes {
-		txn = append(txn, c.ops...)
+// written is what became of one change: buildErr when its operations
+// could not be built (it was not sent), else txnErr when the transaction
+// carrying it failed.
+type written struct{ buildErr, txnErr error }
+
+// writeChanges builds every change's operations and writes them all in one
+// commented transaction; if that fails, each change alone, so one bad port
+// cannot hold back the others. The results are in the order of changes.
+func writeChanges(ctx context.Context, c client.Client, log *slog.Logger, changes []change) []written {
+	res := make([]written, len(changes))
+	var batch []int // indexes of the changes that were built
+	built := make([][]ovsdb.Operation, len(changes))
+	for i, ch := range changes {
+		if built[i], res[i].buildErr = changeOps(c, ch, namedID(i)); res[i].buildErr == nil {
+			batch = append(batch, i)
+		}
 	}
+	if len(batch) == 0 {
+		return res
+	}
+	err := transact(ctx, c, changes, built, batch)
+	if err != nil && len(batch) > 1 {
+		log.Warn("batched OVS transaction failed; retrying port by port", "changes", len(batch), "err", err)
+		for _, i := range batch {
+			res[i].txnErr = transact(ctx, c, changes, built, []int{i})
+		}
+		return res
+	}
+	for _, i := range batch {
+		res[i].txnErr = err
+	}
+	return res
+}
+
+// transact writes the changes at indexes in one transaction whose comment
+// says what they are.
+func transact(ctx context.Context, c client.Client, changes []change, built [][]ovsdb.Operation, indexes []int) error {
+	in := make([]change, 0, len(indexes))
+	var txn []ovsdb.Operation
+	for _, i := range indexes {
+		in = append(in, changes[i])
+		txn = append(txn, built[i]...)
+	}
+	txn = append([]ovsdb.Operation{ops.Comment(describeChanges(in))}, txn...)
 	// libovsdb holds a transaction until it has reconnected; a bound keeps
 	// one stuck server from freezing every port's status.
 	ctx, cancel := context.WithTimeout(ctx, txnTimeout)
 	defer cancel()
-	_, err := ops.Transact(ctx, a.ovs, txn)
+	_, err := ops.Transact(ctx, c, txn)
 	return err
+}
+
+// changeOps turns one change into operations; namedID names the rows it
+// creates, unique within the transaction.
+func changeOps(c client.Client, ch change, namedID string) ([]ovsdb.Operation, error) {
+	var txn []ovsdb.Operation
+	if ch.kind == changeReplug || ch.kind == changeUnplug {
+		del, err := ops.DeletePort(c, &vswitchd.Bridge{UUID: ch.oldBridge.uuid, Name: ch.oldBridge.name}, ch.oldPort)
+		if err != nil {
+			return nil, err
+		}
+		txn = append(txn, del...)
+	}
+	switch ch.kind {
+	case changePlug, changeReplug:
+		add, err := ops.AddPort(c, &vswitchd.Bridge{UUID: ch.bridge.uuid, Name: ch.bridge.name}, ch.spec, namedID)
+		if err != nil {
+			return nil, err
+		}
+		txn = append(txn, add...)
+	case changeUpdate:
+		ids, err := ops.SetExternalIDs(c, ch.observed, ch.setIDs, ch.removeIDs)
+		if err != nil {
+			return nil, err
+		}
+		txn = append(txn, ids...)
+		if ch.setMTU {
+			mtu, err := ops.SetMTURequest(c, ch.observed, ch.mtu)
+			if err != nil {
+				return nil, err
+			}
+			txn = append(txn, mtu...)
+		}
+	case changeUnplug:
+	default:
+		return nil, fmt.Errorf("%s: unknown kind of change", ch.what())
+	}
+	if len(txn) == 0 {
+		return nil, fmt.Errorf("%s: no operation to write", ch.what())
+	}
+	return txn, nil
+}
+
+// namedID gives each port in a transaction its own OVSDB named-uuid.
+func namedID(n int) string { return fmt.Sprintf("rep%d", n) }
+
+// describeChanges summarises a transaction for the database log.
+func describeChanges(changes []change) string {
+	whats := make([]string, 0, len(changes))
+	for _, c := range changes {
+		whats = append(whats, c.what())
+	}
+	if len(whats) > 8 {
+		whats = append(whats[:8], fmt.Sprintf("and %d more", len(whats)-8))
+	}
+	return "ovn-dpu-agent: " + strings.Join(whats, ", ")
 }
 
 // publish stores this pass's statuses (logging each change) and retires
 // ports that are no longer requested once their interface is gone.
 func (a *Agent) publish(p *pass, out outcome) {
 	for lsp, st := range p.statuses {
+		if err := out.rejected[lsp]; err != nil {
+			setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		}
 		if err := out.failed[lsp]; err != nil {
 			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, err.Error())
 		}
@@ -104,15 +205,10 @@ func (a *Agent) publish(p *pass, out outcome) {
 			a.store.Set(st)
 			continue
 		}
-		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, %s moved or the vif-plug options removed)",
-			p.id.name, vifplug.OptRequestedChassis)
+		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, %s moved or %s=%s removed)",
+			p.id.name, vifplug.OptRequestedChassis, vifplug.OptPlugType, vifplug.PlugTypeRepresentor)
 		a.store.Remove(lsp, reason)
 		a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", ovndpuv1.Phase_PHASE_UNPLUGGED.String(), "reason", reason)
-	}
-	for lsp := range a.firstSeen {
-		if _, ok := p.reqs[lsp]; !ok {
-			delete(a.firstSeen, lsp)
-		}
 	}
 	for lsp := range a.readyObserved {
 		if _, ok := p.reqs[lsp]; !ok {

@@ -22,7 +22,7 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 	if id.name == "" {
 		// Host agents cache the chassis from Info: never hand out an empty
 		// one (OVS may not have its system-id yet at boot).
-		return nil, status.Error(codes.Unavailable, "chassis name not known yet: waiting for Open_vSwitch external_ids:system-id")
+		return nil, status.Error(codes.Unavailable, "chassis name not known yet: waiting for Open_vSwitch external_ids:"+ovsSystemID)
 	}
 	return &ovndpuv1.InfoResponse{
 		Chassis:           id.name,

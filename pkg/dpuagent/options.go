@@ -18,6 +18,14 @@ const (
 	PluggerOVNController Plugger = "ovn-controller"
 )
 
+// Defaults of the configuration (and of the flags that set it).
+const (
+	DefaultOVSRemote = "unix:/var/run/openvswitch/db.sock"
+	DefaultBridge    = "br-int"
+	// DefaultRepresentorWait: see WithRepresentorWait.
+	DefaultRepresentorWait = 5 * time.Second
+)
+
 // Config is what the agent needs to run; zero values get defaults in New.
 type Config struct {
 	SBRemotes   []string
@@ -71,7 +79,7 @@ func WithRetryBackoff(minWait, maxWait time.Duration) Option {
 func newOptions(opts []Option) options {
 	o := options{
 		log:             slog.Default(),
-		representorWait: 5 * time.Second,
+		representorWait: DefaultRepresentorWait,
 		resync:          time.Minute,
 		unplugDelay:     time.Second,
 		retryMin:        200 * time.Millisecond,

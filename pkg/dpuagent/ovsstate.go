@@ -20,19 +20,24 @@ type ovsState struct {
 }
 
 func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
-	st := ovsState{ifaces: map[string]*vswitchd.Interface{}, portOf: map[string]*vswitchd.Port{}, bridgeOf: map[string]string{},
-		bridgeUUIDs: map[string]string{}}
 	var bridges []*vswitchd.Bridge
 	var ports []*vswitchd.Port
 	var ifaces []*vswitchd.Interface
 	for _, list := range []any{&bridges, &ports, &ifaces} {
 		if err := a.ovs.List(ctx, list); err != nil {
-			return st, fmt.Errorf("read OVS cache: %w", err)
+			return ovsState{}, fmt.Errorf("read OVS cache: %w", err)
 		}
 	}
+	return newOVSState(a.cfg.Bridge, bridges, ports, ifaces), nil
+}
+
+// newOVSState indexes the rows of the OVS database; bridge is the agent's.
+func newOVSState(bridge string, bridges []*vswitchd.Bridge, ports []*vswitchd.Port, ifaces []*vswitchd.Interface) ovsState {
+	st := ovsState{ifaces: map[string]*vswitchd.Interface{}, portOf: map[string]*vswitchd.Port{}, bridgeOf: map[string]string{},
+		bridgeUUIDs: map[string]string{}}
 	for _, b := range bridges {
 		st.bridgeUUIDs[b.Name] = b.UUID
-		if b.Name == a.cfg.Bridge {
+		if b.Name == bridge {
 			st.bridge = b
 		}
 		for _, p := range b.Ports {
@@ -47,7 +52,7 @@ func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
 	for _, i := range ifaces {
 		st.ifaces[i.Name] = i
 	}
-	return st, nil
+	return st
 }
 
 // ours reports whether this agent plugged iface.
@@ -61,7 +66,8 @@ func (st ovsState) inBridge(iface *vswitchd.Interface) bool {
 	return p != nil && st.bridge != nil && st.bridgeOf[p.UUID] == st.bridge.Name
 }
 
-// oursInBridge lists the interfaces this agent plugged into its bridge.
+// oursInBridge lists the interfaces this agent plugged into its bridge,
+// by name.
 func (st ovsState) oursInBridge() []*vswitchd.Interface {
 	var out []*vswitchd.Interface
 	for _, i := range st.ifaces {
@@ -69,10 +75,11 @@ func (st ovsState) oursInBridge() []*vswitchd.Interface {
 			out = append(out, i)
 		}
 	}
-	return out
+	return sortedIfaces(out)
 }
 
-// bridgeUUID finds the UUID of the bridge holding port.
-func (st ovsState) bridgeUUID(port *vswitchd.Port) string {
-	return st.bridgeUUIDs[st.bridgeOf[port.UUID]]
+// bridgeRefOf names the bridge holding port.
+func (st ovsState) bridgeRefOf(port *vswitchd.Port) bridgeRef {
+	name := st.bridgeOf[port.UUID]
+	return bridgeRef{uuid: st.bridgeUUIDs[name], name: name}
 }

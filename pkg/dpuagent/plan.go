@@ -1,0 +1,475 @@
+package dpuagent
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/vswitchd"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
+	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+)
+
+// This file is the planner: a pure function from what SB asks of this
+// chassis, what OVS holds and what the devlink table knows to the OVS
+// changes to make and every port's status. It reads no database, no clock
+// and logs nothing; the agent does that around it (reconcile.go) and turns
+// its changes into transactions (apply.go).
+
+// representors finds the representor of a VF; *devlink.Table is one.
+type representors interface {
+	Lookup(pfMAC net.HardwareAddr, vfNum int) (devlink.Representor, error)
+}
+
+// planConfig is the part of the agent's configuration planning depends on.
+type planConfig struct {
+	plugger Plugger
+	bridge  string
+	// representorWait: how long a request whose representor is missing
+	// stays PENDING before it turns ERROR.
+	representorWait time.Duration
+	// unplugDelay: how long an interface of ours stays unrequested before
+	// it is unplugged (unless its binding was reported deleted).
+	unplugDelay time.Duration
+}
+
+// memory is what the planner carries from one pass to the next. A pass
+// returns the memory for the next; reconnectedAt and gone are the agent's
+// news for this pass.
+type memory struct {
+	// firstSeen: when each request, per attachment, was first found
+	// without its representor, so a late representor gets its grace
+	// period once per request.
+	firstSeen map[string]seen
+	// unwantedSince: when each interface of ours was first seen with no
+	// request holding it (the unplug delay counts from there).
+	unwantedSince map[string]time.Time
+	// reconnectedAt: when the databases last answered again after a
+	// break; unplug delays restart from there.
+	reconnectedAt time.Time
+	// gone: logical ports whose binding the server reported deleted since
+	// the previous pass; their interfaces are unplugged at once. A pass
+	// consumes them: the memory it returns has none.
+	gone map[string]bool
+}
+
+// seen remembers when a request was first seen, per attachment.
+type seen struct {
+	attachment string
+	at         time.Time
+}
+
+// planInput is everything one planning pass looks at.
+type planInput struct {
+	chassis chassisIdentity
+	// requests: the parsed representor requests for this chassis, by
+	// logical port.
+	requests map[string]request
+	ovs      ovsState
+	reps     representors
+	now      time.Time
+	mem      memory
+	cfg      planConfig
+}
+
+// plan is one pass's decisions.
+type plan struct {
+	// changes to make in OVS, in order: requests already holding their
+	// representor first, then by logical port; unplugs last, by interface.
+	changes  []change
+	statuses map[string]*ovndpuv1.PortStatus // by logical port
+	// wakeAt: when a pass is needed though no event may come (the end of
+	// a representor grace period or of an unplug delay); zero for never.
+	wakeAt time.Time
+	// competing counts ports whose representor ovn-controller plugged
+	// while this agent is the plugger; foreign, those whose representor
+	// any other owner plugged.
+	competing, foreign int
+	mem                memory // for the next pass
+	notes              []note // worth a log line
+}
+
+// note is a log line the planner asks for.
+type note struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// changeKind says what a change does.
+type changeKind int
+
+const (
+	// changePlug creates spec's Port and Interface in the bridge.
+	changePlug changeKind = iota + 1
+	// changeReplug removes the interface's port and creates spec's in one
+	// transaction, so no ovn-installed of the old binding survives.
+	changeReplug
+	// changeUpdate brings an interface's external_ids and mtu_request in
+	// line, touching no key ovn-dpu does not own.
+	changeUpdate
+	// changeUnplug removes a port from its bridge.
+	changeUnplug
+)
+
+// bridgeRef names a bridge row.
+type bridgeRef struct{ uuid, name string }
+
+// change is the OVS work for one logical port (or one stale interface),
+// as intent: apply turns it into operations. Kept apart so that a failing
+// port can be retried alone.
+type change struct {
+	kind  changeKind
+	lsp   string // whose status reflects the outcome
+	iface string // the representor, as OVS interface (and port) name
+
+	// plug, replug: the port to create, in bridge.
+	bridge bridgeRef
+	spec   ops.PortSpec
+
+	// replug, unplug: the port to remove, from oldBridge.
+	oldPort   string
+	oldBridge bridgeRef
+
+	// update: the interface row as planned against (apply builds the
+	// mutation from it), the external_ids to set (new or changed values
+	// only) and to remove, and, when setMTU, the mtu_request (nil clears).
+	observed  *vswitchd.Interface
+	setIDs    map[string]string
+	removeIDs []string
+	setMTU    bool
+	mtu       *int
+}
+
+// what describes c for logs and the transaction comment.
+func (c change) what() string {
+	switch c.kind {
+	case changePlug:
+		return "plug " + c.iface
+	case changeReplug:
+		return "re-plug " + c.iface
+	case changeUpdate:
+		return "update " + c.iface
+	case changeUnplug:
+		return "unplug " + c.iface
+	}
+	return fmt.Sprintf("change %d of %s", c.kind, c.iface)
+}
+
+// planPass is one level-triggered planning pass: the requests against
+// what OVS holds and the devlink table knows. It is deterministic in its
+// input and does not modify it.
+func planPass(in planInput) plan {
+	p := &planner{in: in, wanted: map[string]string{}, out: plan{
+		statuses: make(map[string]*ovndpuv1.PortStatus, len(in.requests)),
+		mem: memory{
+			firstSeen:     map[string]seen{},
+			unwantedSince: map[string]time.Time{},
+			reconnectedAt: in.mem.reconnectedAt,
+		},
+	}}
+	// A request that went away forgets its grace period.
+	for lsp, s := range in.mem.firstSeen {
+		if _, ok := in.requests[lsp]; ok {
+			p.out.mem.firstSeen[lsp] = s
+		}
+	}
+	for _, rr := range p.resolve() {
+		p.planPort(rr)
+	}
+	p.planUnplugs()
+	return p.out
+}
+
+// planner is one planPass's working set.
+type planner struct {
+	in  planInput
+	out plan
+	// wanted maps each representor a request holds to that request's LSP;
+	// interfaces of ours that no request holds are unplugged.
+	wanted map[string]string
+}
+
+// wake asks for a pass no later than t.
+func (p *planner) wake(t time.Time) {
+	if p.out.wakeAt.IsZero() || t.Before(p.out.wakeAt) {
+		p.out.wakeAt = t
+	}
+}
+
+func (p *planner) note(level slog.Level, msg string, args ...any) {
+	p.out.notes = append(p.out.notes, note{level: level, msg: msg, args: args})
+}
+
+// resolved is a request with its representor looked up.
+type resolved struct {
+	request
+	rep devlink.Representor
+	err error
+}
+
+// resolve looks every request's representor up and orders the requests so
+// that those already holding their representor come first: a newcomer
+// asking for the same VF (a typo, a stale LSP) must never take it from a
+// working port.
+func (p *planner) resolve() []resolved {
+	out := make([]resolved, 0, len(p.in.requests))
+	for _, lsp := range slices.Sorted(maps.Keys(p.in.requests)) {
+		rr := resolved{request: p.in.requests[lsp]}
+		if rr.invalid == nil {
+			rr.rep, rr.err = p.in.reps.Lookup(rr.PFMAC, rr.VFNum)
+		}
+		out = append(out, rr)
+	}
+	holds := func(rr resolved) bool {
+		iface := p.in.ovs.ifaces[rr.rep.Netdev]
+		return rr.invalid == nil && rr.rep.Netdev != "" && iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceID] == rr.lsp
+	}
+	slices.SortStableFunc(out, func(x, y resolved) int {
+		switch hx, hy := holds(x), holds(y); {
+		case hx && !hy:
+			return -1
+		case hy && !hx:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// planPort decides what one request needs and what its status is.
+func (p *planner) planPort(rr resolved) {
+	r, rep, err := rr.request, rr.rep, rr.err
+	st := baseStatus(r)
+	p.out.statuses[r.lsp] = st
+	if r.invalid != nil {
+		p.keepExisting(r)
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, r.invalid.Error())
+		return
+	}
+	if err != nil && !errors.Is(err, devlink.ErrAmbiguous) {
+		p.keepExisting(r)
+		p.representorMissing(st, r, err)
+		return
+	}
+	st.Representor = rep.Netdev
+	if holder, taken := p.wanted[rep.Netdev]; taken {
+		p.keepExisting(r)
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+			"representor %s (%s=%s %s=%d) belongs to logical port %s; only one port can use it",
+			rep.Netdev, vifplug.OptPFMAC, r.PFMAC, vifplug.OptVFNum, r.VFNum, holder))
+		return
+	}
+	if err != nil { // ambiguous: two netdevs claim this VF
+		p.keepExisting(r)
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		return
+	}
+	p.wanted[rep.Netdev] = r.lsp
+	iface := p.in.ovs.ifaces[rep.Netdev]
+	switch {
+	case iface == nil:
+		p.planPlug(r, rep.Netdev, st)
+	case !ours(iface):
+		p.foreignInterface(r, iface, st)
+	case iface.ExternalIDs[vifplug.IfaceID] != r.lsp || !p.in.ovs.inBridge(iface) || attachmentChanged(iface, r):
+		p.planReplug(r, iface, st)
+	default:
+		p.planUpdate(r, iface)
+		observe(st, iface, r, p.in.chassis)
+	}
+}
+
+// keepExisting holds on to the interface a request already has while the
+// request cannot be resolved (bad options, representor briefly missing
+// from the table during a devlink resync): never unplug working traffic
+// for a problem that may be transient.
+func (p *planner) keepExisting(r request) {
+	for _, iface := range p.in.ovs.oursInBridge() {
+		if iface.ExternalIDs[vifplug.IfaceID] == r.lsp {
+			p.wanted[iface.Name] = r.lsp
+		}
+	}
+}
+
+// representorMissing makes a request whose representor is not in the
+// devlink table PENDING for the grace period (the VF may be being created)
+// and ERROR after it. Either way a later table change re-plans it.
+func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err error) {
+	now := p.in.now
+	s, ok := p.out.mem.firstSeen[r.lsp]
+	if !ok || s.attachment != r.attachment {
+		s = seen{attachment: r.attachment, at: now}
+		p.out.mem.firstSeen[r.lsp] = s
+	}
+	deadline := s.at.Add(p.in.cfg.representorWait)
+	if now.Before(deadline) {
+		p.wake(deadline)
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, "waiting for the representor: "+err.Error())
+		return
+	}
+	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+}
+
+func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus) {
+	cfg, br := p.in.cfg, p.in.ovs.bridge
+	if cfg.plugger == PluggerOVNController {
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("waiting for ovn-controller to plug representor %s", rep))
+		return
+	}
+	if br == nil {
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("bridge %s does not exist yet (ovn-controller creates it)", cfg.bridge))
+		return
+	}
+	p.out.changes = append(p.out.changes, change{kind: changePlug, lsp: r.lsp, iface: rep,
+		bridge: bridgeRef{uuid: br.UUID, name: br.Name}, spec: portSpec(r, rep)})
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("plugging representor %s into %s", rep, cfg.bridge))
+}
+
+// planReplug recreates an interface of ours whose logical port or
+// attachment changes, so that an ovn-installed=true left from the previous
+// attachment can never signal the new one.
+func (p *planner) planReplug(r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
+	ovs := p.in.ovs
+	if p.in.cfg.plugger == PluggerOVNController || ovs.bridge == nil {
+		p.planPlug(r, iface.Name, st)
+		return
+	}
+	port := ovs.portOf[iface.UUID]
+	if port == nil {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf("interface %s has no port", iface.Name))
+		return
+	}
+	p.out.changes = append(p.out.changes, change{kind: changeReplug, lsp: r.lsp, iface: iface.Name,
+		bridge: bridgeRef{uuid: ovs.bridge.UUID, name: ovs.bridge.Name}, spec: portSpec(r, iface.Name),
+		oldPort: port.UUID, oldBridge: ovs.bridgeRefOf(port)})
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("re-plugging representor %s (was %s %q)",
+		iface.Name, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID]))
+}
+
+// planUpdate brings an interface of ours in line with its request
+// (attachment id, MTU); nothing when it already is.
+func (p *planner) planUpdate(r request, iface *vswitchd.Interface) {
+	if p.in.cfg.plugger == PluggerOVNController {
+		return
+	}
+	var set map[string]string
+	for k, v := range vifplug.InterfaceIDs(r.lsp, r.attachment) {
+		if cur, ok := iface.ExternalIDs[k]; !ok || cur != v {
+			if set == nil {
+				set = map[string]string{}
+			}
+			set[k] = v
+		}
+	}
+	var remove []string
+	if _, ok := iface.ExternalIDs[vifplug.IfaceAttachment]; ok && r.attachment == "" {
+		remove = []string{vifplug.IfaceAttachment}
+	}
+	mtu := r.mtuRequest()
+	setMTU := !equalInt(iface.MTURequest, mtu)
+	if set == nil && remove == nil && !setMTU {
+		return
+	}
+	c := change{kind: changeUpdate, lsp: r.lsp, iface: iface.Name, observed: iface, setIDs: set, removeIDs: remove, setMTU: setMTU}
+	if setMTU {
+		c.mtu = mtu
+	}
+	p.out.changes = append(p.out.changes, c)
+}
+
+// foreignInterface handles a representor that is already an interface we
+// did not plug.
+func (p *planner) foreignInterface(r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
+	byOVN := vifplug.PluggedByOVN(iface.ExternalIDs)
+	if byOVN && p.in.cfg.plugger == PluggerOVNController {
+		observe(st, iface, r, p.in.chassis)
+		return
+	}
+	where := "in OVS"
+	if port := p.in.ovs.portOf[iface.UUID]; port != nil {
+		where = "in bridge " + p.in.ovs.bridgeOf[port.UUID]
+	}
+	if byOVN {
+		p.out.competing++
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+			"representor %s is already %s, plugged by ovn-controller's representor plug provider (external_ids:%s=%s); "+
+				"two pluggers race for it: run ovn-dpu-agent with --plugger %s",
+			iface.Name, where, vifplug.IfaceOVNPlugged, vifplug.PlugTypeRepresentor, PluggerOVNController))
+		p.note(slog.LevelError, "competing plugger: ovn-controller plugs representors itself; run ovn-dpu-agent with --plugger "+
+			string(PluggerOVNController), "logical_port", r.lsp, "interface", iface.Name)
+		return
+	}
+	p.out.foreign++
+	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
+		"representor %s is already %s as an interface ovn-dpu did not plug (%s %q, no external_ids:%s); "+
+			"remove it (ovs-vsctl del-port %s) or free the VF",
+		iface.Name, where, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID], vifplug.IfacePlugged, iface.Name))
+}
+
+// planUnplugs removes interfaces of ours that no request holds any more:
+// at once when the server reported their binding deleted, otherwise once
+// they have been unwanted for the unplug delay — a cache caught mid-replay
+// after a reconnect looks exactly like deleted bindings, and working
+// traffic must not pay for that. Never while this chassis's own
+// Chassis row is absent: OVN clears requested_chassis then, and
+// ovn-controller will re-register.
+func (p *planner) planUnplugs() {
+	in := p.in
+	if in.cfg.plugger == PluggerOVNController {
+		return
+	}
+	for _, iface := range in.ovs.oursInBridge() {
+		if _, held := p.wanted[iface.Name]; held {
+			continue
+		}
+		lsp := iface.ExternalIDs[vifplug.IfaceID]
+		if in.chassis.uuid == "" {
+			p.note(slog.LevelWarn, "own Chassis row absent; not unplugging", "chassis", in.chassis.name,
+				"interface", iface.Name, "logical_port", lsp)
+			continue
+		}
+		since, ok := in.mem.unwantedSince[iface.Name]
+		if !ok || since.Before(in.mem.reconnectedAt) {
+			since = in.now
+		}
+		p.out.mem.unwantedSince[iface.Name] = since
+		if due := since.Add(in.cfg.unplugDelay); in.now.Before(due) && !in.mem.gone[lsp] {
+			p.wake(due)
+			continue
+		}
+		port := in.ovs.portOf[iface.UUID] // in the bridge, so it has one
+		p.out.changes = append(p.out.changes, change{kind: changeUnplug, lsp: lsp, iface: iface.Name,
+			oldPort: port.UUID, oldBridge: in.ovs.bridgeRefOf(port)})
+	}
+}
+
+func portSpec(r request, rep string) ops.PortSpec {
+	return ops.PortSpec{Name: rep, ExternalIDs: vifplug.InterfaceIDs(r.lsp, r.attachment), MTURequest: r.mtuRequest()}
+}
+
+func attachmentChanged(iface *vswitchd.Interface, r request) bool {
+	cur := iface.ExternalIDs[vifplug.IfaceAttachment]
+	return cur != "" && r.attachment != "" && cur != r.attachment
+}
+
+func equalInt(a, b *int) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// sortedIfaces orders interfaces by name, so plans do not depend on map
+// iteration order.
+func sortedIfaces(ifaces []*vswitchd.Interface) []*vswitchd.Interface {
+	slices.SortFunc(ifaces, func(x, y *vswitchd.Interface) int { return cmp.Compare(x.Name, y.Name) })
+	return ifaces
+}
