@@ -21,6 +21,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -38,7 +39,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.socket, "socket", netconf.DefaultAgentSocket, "unix socket the CNI plugin connects to (mode 0600)")
 	fs.StringVar(&f.sysfsRoot, "sysfs-root", sysfs.DefaultRoot, "sysfs root for VF lookup")
 	fs.StringVar(&f.stateDir, "state-dir", hostagent.DefaultStateDir, "per-attachment state, kept across restarts")
-	fs.StringVar(&f.node, "node-name", hostname, "this host's name, written as ovn-dpu:owner")
+	fs.StringVar(&f.node, "node-name", hostname, "this host's name, written as "+vifplug.ExtOwner)
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.tls.Register(fs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -61,7 +62,7 @@ func (c *Client) describe(lsp, attachment string) string {
 	st := c.ports[lsp]
 	switch {
 	case st == nil:
-		return fmt.Sprintf("the DPU agent has not seen logical port %s (check requested-chassis and that ovn-northd runs)", lsp)
+		return fmt.Sprintf("the DPU agent has not seen logical port %s (check %s and that ovn-northd runs)", lsp, vifplug.OptRequestedChassis)
 	case attachment != "" && st.AttachmentId != attachment:
 		return fmt.Sprintf("the DPU agent still reports a previous attachment %s of logical port %s (%v: %s)", st.AttachmentId, lsp, st.Phase, st.Reason)
 	case st.Reason != "":
