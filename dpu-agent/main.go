@@ -26,6 +26,7 @@ import (
 type flags struct {
 	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel, metrics string
 	representorWait                                                                      time.Duration
+	probeInterval                                                                        time.Duration
 	tls                                                                                  cmdutil.TLSFlags
 }
 
@@ -44,6 +45,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.representorWait, "representor-wait", dpuagent.DefaultRepresentorWait,
 		"how long a port whose representor is missing stays PENDING before ERROR")
+	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
+		"echo OVSDB servers this often; one silent that long is left for the next remote")
 	f.tls.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -74,7 +77,8 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		go func() { _ = r.Run(ctx) }() // nil-safe: insecure mode has no reloader
 	}
 	store := portstatus.NewStore(portstatus.WithLogger(log))
-	agent, err := dpuagent.New(cfg, store, dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait))
+	agent, err := dpuagent.New(cfg, store, dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait),
+		dpuagent.WithProbeInterval(f.probeInterval))
 	if err != nil {
 		return err
 	}

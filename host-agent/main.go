@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -27,6 +28,7 @@ import (
 
 type flags struct {
 	nb, dpu, socket, sysfsRoot, stateDir, node, metrics, logLevel string
+	probeInterval                                                 time.Duration
 	tls                                                           cmdutil.TLSFlags
 }
 
@@ -42,6 +44,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.node, "node-name", hostname, "this host's name, written as "+vifplug.ExtOwner)
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
+		"echo OVSDB servers this often; one silent that long is left for the next remote")
 	f.tls.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +88,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	defer dpuConn.Close()
 	agent, err := hostagent.New(hostagent.Config{NBRemotes: nb, NBTLS: nbTLS, Node: f.node,
-		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir}, hostagent.WithDPUConn(dpuConn), hostagent.WithLogger(log))
+		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir, NBProbeInterval: f.probeInterval}, hostagent.WithDPUConn(dpuConn), hostagent.WithLogger(log))
 	if err != nil {
 		return err
 	}

@@ -41,10 +41,11 @@ type Agent struct {
 	table *devlink.Table
 	store *portstatus.Store
 
-	sb, ovs client.Client
-	id      atomic.Pointer[chassisIdentity]
-	// dbsUp: both databases answer (libovsdb's Connected stays true while
-	// it reconnects, so watchConnections probes with echo).
+	// The database sessions: each rides reconnects and (SB) leader
+	// changes by itself; sb() and ovs() are their current clients.
+	sbSession, ovsSession *conn.Session
+	id                    atomic.Pointer[chassisIdentity]
+	// dbsUp: both sessions are up (their caches filled).
 	dbsUp atomic.Bool
 	// lastReconnect (unix nanoseconds): unplug delays restart from here.
 	lastReconnect atomic.Int64
@@ -131,19 +132,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.connectOVS(ctx); err != nil {
 		return err
 	}
-	defer a.ovs.Close()
+	defer a.ovsSession.Close()
 	if err := a.connectSB(ctx); err != nil {
 		return err
 	}
-	defer a.sb.Close()
+	defer a.sbSession.Close()
 	a.log.Info("connected", "chassis", a.identity().name, "bridge", a.cfg.Bridge, "plugger", a.cfg.Plugger,
-		"sb", a.sb.CurrentEndpoint(), "ovs", a.cfg.OVSRemote)
-	a.dbsUp.Store(true)
+		"sb", a.sbSession.Endpoint(), "ovs", a.cfg.OVSRemote)
 	wg.Go(func() { a.watchConnections(ctx) })
-	defer stop() // before the clients' Close
-	a.kick()
+	defer stop() // before the sessions' Close
 	return a.loop(ctx, srcErr)
 }
+
+// sb and ovs are the sessions' current clients, for cache reads and
+// building operations.
+func (a *Agent) sb() client.Client  { return a.sbSession.Client() }
+func (a *Agent) ovs() client.Client { return a.ovsSession.Client() }
 
 func (a *Agent) devlinkSource() (devlink.Source, error) {
 	if a.cfg.DevlinkDump == "" {
@@ -181,38 +185,31 @@ func (a *Agent) loop(ctx context.Context, srcErr <-chan error) error {
 	}
 }
 
-// watchConnections probes both databases and kicks a reconcile whenever
-// they answer again after a break: libovsdb re-monitors by itself but does
-// not replay what was deleted while it was away, and a pass against the
-// fresh cache fixes that.
+// watchConnections follows both sessions and kicks a reconcile whenever
+// both are up again after a break: a new connection's cache is complete
+// but was not told what was deleted while it was away, and a pass against
+// it fixes that. While either is down, reconcile waits.
 func (a *Agent) watchConnections(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
 	for {
+		// Channels first, then state: a change in between is not missed.
+		ovsChanged, sbChanged := a.ovsSession.Changed(), a.sbSession.Changed()
+		ovsUp, ovsSince := a.ovsSession.Up()
+		sbUp, sbSince := a.sbSession.Up()
+		up := ovsUp && sbUp
+		if was := a.dbsUp.Swap(up); up && !was {
+			a.lastReconnect.Store(max(ovsSince.UnixNano(), sbSince.UnixNano()))
+			a.log.Info("databases reachable; reconciling", "sb", a.sbSession.Endpoint())
+			a.kick()
+		} else if !up && was {
+			a.log.Warn("a database connection is down; reconcile paused until it is back", "sb_up", sbUp, "ovs_up", ovsUp)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		up := alive(ctx, a.sb) && alive(ctx, a.ovs)
-		if ctx.Err() != nil {
-			return // shutting down: a failed probe says nothing
-		}
-		if was := a.dbsUp.Swap(up); up && !was {
-			a.lastReconnect.Store(a.opts.now().UnixNano())
-			a.log.Info("databases reachable again; reconciling")
-			a.kick()
-		} else if !up && was {
-			a.log.Warn("a database stopped answering; reconcile paused until it is back")
+		case <-ovsChanged:
+		case <-sbChanged:
 		}
 	}
-}
-
-// alive reports whether c answers an echo within a second.
-func alive(ctx context.Context, c client.Client) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return c.Echo(ctx) == nil
 }
 
 func (a *Agent) reconnectedAt() time.Time { return time.Unix(0, a.lastReconnect.Load()) }
@@ -228,36 +225,35 @@ func (a *Agent) identity() chassisIdentity {
 // plugging reads: the bridge's ports and each interface's name, external_ids,
 // ofport, error and mtu_request. Interface statistics and status change
 // every few seconds and are deliberately not monitored.
-func (a *Agent) connectOVS(ctx context.Context) (err error) {
+func (a *Agent) connectOVS(ctx context.Context) error {
 	dbModel, err := vswitchd.FullDatabaseModel()
 	if err != nil {
 		return err
 	}
-	c, err := conn.New(dbModel, conn.Config{Remotes: []string{a.cfg.OVSRemote}, TLS: a.cfg.OVSTLS}, a.log)
-	if err != nil {
-		return err
-	}
-	defer func() {
+	monitor := func(ctx context.Context, c client.Client) error {
+		ovsRow, bridge, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
+		c.Cache().AddEventHandler(a.eventHandler())
+		_, err := c.Monitor(ctx, c.NewMonitor(
+			client.WithTable(ovsRow, &ovsRow.ExternalIDs),
+			client.WithTable(bridge, &bridge.Name, &bridge.Ports),
+			client.WithTable(port, &port.Name, &port.Interfaces),
+			client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.MTURequest),
+		))
 		if err != nil {
-			c.Close() // Run closes it only when we succeed
+			return fmt.Errorf("monitor OVS database %s: %w", a.cfg.OVSRemote, err)
 		}
-	}()
-	if err := conn.Connect(ctx, c, a.log); err != nil {
+		return nil
+	}
+	a.ovsSession, err = conn.Open(ctx, dbModel, conn.Config{Remotes: []string{a.cfg.OVSRemote}, TLS: a.cfg.OVSTLS,
+		ProbeInterval: a.opts.probeInterval}, monitor, a.log)
+	if err != nil {
 		return err
 	}
-	a.ovs = c
-	ovsRow, bridge, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
-	c.Cache().AddEventHandler(a.eventHandler())
-	_, err = c.Monitor(ctx, c.NewMonitor(
-		client.WithTable(ovsRow, &ovsRow.ExternalIDs),
-		client.WithTable(bridge, &bridge.Name, &bridge.Ports),
-		client.WithTable(port, &port.Name, &port.Interfaces),
-		client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.MTURequest),
-	))
-	if err != nil {
-		return fmt.Errorf("monitor OVS database %s: %w", a.cfg.OVSRemote, err)
+	if err := a.resolveIdentity(ctx); err != nil {
+		a.ovsSession.Close()
+		return err
 	}
-	return a.resolveIdentity(ctx)
+	return nil
 }
 
 // resolveIdentity learns the chassis name (system-id) and hostname the way
@@ -265,7 +261,7 @@ func (a *Agent) connectOVS(ctx context.Context) (err error) {
 func (a *Agent) resolveIdentity(ctx context.Context) error {
 	for {
 		var rows []*vswitchd.OpenvSwitch
-		if err := a.ovs.List(ctx, &rows); err != nil {
+		if err := a.ovs().List(ctx, &rows); err != nil {
 			return err
 		}
 		id := chassisIdentity{name: a.cfg.Chassis}
@@ -298,41 +294,36 @@ func (a *Agent) resolveIdentity(ctx context.Context) error {
 // and only the columns plugging reads. A DPU must not hold a cloud-sized
 // SB: foreign bindings never reach it.
 //
-// Both tables go in ONE monitor: libovsdb (v0.8.1) purges the whole cache
-// before restarting each of several monitors on reconnect, so with two the
-// one restarted last would leave the other's table empty.
-func (a *Agent) connectSB(ctx context.Context) (err error) {
+// Every new connection (a reconnect, a new SB leader) selects the chassis
+// UUID afresh before its monitor starts, so the UUID conditions follow a
+// chassis that re-registered while the agent was away.
+func (a *Agent) connectSB(ctx context.Context) error {
 	dbModel, err := sbdb.FullDatabaseModel()
 	if err != nil {
 		return err
 	}
-	c, err := conn.New(dbModel, conn.Config{Remotes: a.cfg.SBRemotes, TLS: a.cfg.SBTLS, LeaderOnly: true}, a.log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			c.Close() // Run closes it only when we succeed
+	monitor := func(ctx context.Context, c client.Client) error {
+		if err := a.selectChassisUUID(ctx, c); err != nil {
+			return err
 		}
-	}()
-	if err := conn.Connect(ctx, c, a.log); err != nil {
-		return err
+		c.Cache().AddEventHandler(a.eventHandler())
+		id := a.identity()
+		ch, pb := &sbdb.Chassis{}, &sbdb.PortBinding{}
+		_, err := c.Monitor(ctx, c.NewMonitor(
+			client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
+				&ch.Name, &ch.Hostname),
+			client.WithConditionalTable(pb, a.bindingConditions(pb),
+				&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis),
+		))
+		if err != nil {
+			return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)
+		}
+		return nil
 	}
-	a.sb = c
-	if err := a.selectChassisUUID(ctx); err != nil {
-		return err
-	}
-	c.Cache().AddEventHandler(a.eventHandler())
-	id := a.identity()
-	ch, pb := &sbdb.Chassis{}, &sbdb.PortBinding{}
-	_, err = c.Monitor(ctx, c.NewMonitor(
-		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
-			&ch.Name, &ch.Hostname),
-		client.WithConditionalTable(pb, a.bindingConditions(pb),
-			&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis),
-	))
+	a.sbSession, err = conn.Open(ctx, dbModel, conn.Config{Remotes: a.cfg.SBRemotes, TLS: a.cfg.SBTLS, LeaderOnly: true,
+		ProbeInterval: a.opts.probeInterval}, monitor, a.log)
 	if err != nil {
-		return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)
+		return err
 	}
 	a.refreshChassisUUID(ctx)
 	return nil
@@ -340,9 +331,9 @@ func (a *Agent) connectSB(ctx context.Context) (err error) {
 
 // selectChassisUUID asks the server for this chassis's UUID before the
 // monitor starts, so the monitor's conditions can include it.
-func (a *Agent) selectChassisUUID(ctx context.Context) error {
+func (a *Agent) selectChassisUUID(ctx context.Context, c client.Client) error {
 	id := a.identity()
-	rows, err := ops.SelectByName(ctx, a.sb, sbdb.ChassisTable, id.name, "_uuid")
+	rows, err := ops.SelectByName(ctx, c, sbdb.ChassisTable, id.name, "_uuid")
 	if err != nil {
 		return err
 	}
@@ -380,7 +371,7 @@ func (a *Agent) refreshChassisUUID(ctx context.Context) {
 	id := a.identity()
 	ch := &sbdb.Chassis{Name: id.name}
 	uuid := ""
-	if err := a.sb.Get(ctx, ch); err == nil {
+	if err := a.sb().Get(ctx, ch); err == nil {
 		uuid = ch.UUID
 	}
 	if uuid != id.uuid {

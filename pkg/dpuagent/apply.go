@@ -34,7 +34,7 @@ func (a *Agent) apply(ctx context.Context, changes []change) outcome {
 	if len(changes) == 0 {
 		return out
 	}
-	for i, res := range writeChanges(ctx, a.ovs, a.log, changes) {
+	for i, res := range writeChanges(ctx, a.ovs(), a.log, changes) {
 		a.record(&out, changes[i], res)
 	}
 	if len(out.failed) > 0 {

@@ -108,6 +108,7 @@ func (db *recordingDB) count() int {
 type testOVS struct {
 	t   *testing.T
 	ctx context.Context
+	s   *conn.Session
 	c   client.Client
 	db  *recordingDB
 }
@@ -155,18 +156,16 @@ func newTestOVS(t *testing.T) *testOVS {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	c, err := conn.New(clientModel, conn.Config{Remotes: []string{"unix:" + sock}}, quiet)
+	s, err := conn.Open(ctx, clientModel, conn.Config{Remotes: []string{"unix:" + sock}}, func(ctx context.Context, c client.Client) error {
+		_, err := c.MonitorAll(ctx)
+		return err
+	}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Connect(ctx, c, quiet); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if _, err := c.MonitorAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	o := &testOVS{t: t, ctx: ctx, c: c, db: db}
+	t.Cleanup(s.Close)
+	c := s.Client()
+	o := &testOVS{t: t, ctx: ctx, s: s, c: c, db: db}
 	// What ovn-controller creates: the root row and the bridge.
 	o.write(&vswitchd.OpenvSwitch{UUID: "ovs", Bridges: []string{"br"}}, &vswitchd.Bridge{UUID: "br", Name: testBridge})
 	o.waitFor("bridge "+testBridge, func(st ovsState) bool { return st.bridge != nil })
@@ -206,7 +205,7 @@ func (o *testOVS) plugByHand(name string, ids map[string]string, mtu *int) {
 // state reads the client's cache as the agent does.
 func (o *testOVS) state() ovsState {
 	o.t.Helper()
-	a := &Agent{ovs: o.c, cfg: Config{Bridge: testBridge}}
+	a := &Agent{ovsSession: o.s, cfg: Config{Bridge: testBridge}}
 	st, err := a.readOVS(o.ctx)
 	if err != nil {
 		o.t.Fatal(err)
@@ -385,7 +384,7 @@ func TestApplyFallsBackPortByPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.ovs = o.c
+	a.ovsSession = o.s
 	before := o.db.count()
 	out := a.apply(o.ctx, changes)
 

@@ -46,6 +46,7 @@ type options struct {
 	unplugDelay     time.Duration
 	retryMin        time.Duration
 	retryMax        time.Duration
+	probeInterval   time.Duration
 	now             func() time.Time
 }
 
@@ -70,6 +71,11 @@ func WithUnplugDelay(d time.Duration) Option { return func(o *options) { o.unplu
 // WithResync sets how often the agent reconciles even without events, as a
 // safety net for anything a notification could miss.
 func WithResync(d time.Duration) Option { return func(o *options) { o.resync = d } }
+
+// WithProbeInterval sets how often SB and OVS are echoed; a server that
+// does not answer within it is given up on and the next remote tried
+// (default conn.DefaultProbeInterval).
+func WithProbeInterval(d time.Duration) Option { return func(o *options) { o.probeInterval = d } }
 
 // WithRetryBackoff bounds the backoff of retried OVS transactions.
 func WithRetryBackoff(minWait, maxWait time.Duration) Option {

@@ -24,7 +24,7 @@ func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
 	var ports []*vswitchd.Port
 	var ifaces []*vswitchd.Interface
 	for _, list := range []any{&bridges, &ports, &ifaces} {
-		if err := a.ovs.List(ctx, list); err != nil {
+		if err := a.ovs().List(ctx, list); err != nil {
 			return ovsState{}, fmt.Errorf("read OVS cache: %w", err)
 		}
 	}

@@ -73,7 +73,7 @@ func (a *Agent) newPass(ctx context.Context) (*pass, error) {
 // requests lists what SB asks of this chassis, keyed by logical port.
 func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]request, error) {
 	var pbs []*sbdb.PortBinding
-	if err := a.sb.List(ctx, &pbs); err != nil {
+	if err := a.sb().List(ctx, &pbs); err != nil {
 		return nil, fmt.Errorf("read SB cache: %w", err)
 	}
 	reqs := make(map[string]request, len(pbs))

@@ -246,20 +246,18 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	if err != nil {
 		return invalidConfig("logicalSwitch: " + err.Error())
 	}
-	if exists, err := a.nb.LSPExists(ctx, ad.att.LSPName); err != nil {
-		return types.NewError(types.ErrTryAgainLater, "cannot read OVN NB", err.Error())
-	} else if exists {
-		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's; "+
-			"choose another lspName template", ad.att.LSPName))
-	}
 	chassis, err := a.dpu.WaitChassis(ctx)
 	if err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
 	}
 	lsp := a.lspFor(ad, chassis)
-	if err := a.nb.CreateLSP(ctx, lsUUID, lsp); err != nil {
-		// NB unreachable, a leader change, a conflicting write: the runtime
-		// should retry the ADD, not treat it as a broken config.
+	switch err := a.nb.CreateLSP(ctx, lsUUID, lsp); {
+	case errors.Is(err, errLSPTaken):
+		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's (%v); "+
+			"choose another lspName template", ad.att.LSPName, err))
+	case err != nil:
+		// NB unreachable for the whole timeout, or a write NB refused: the
+		// runtime should retry the ADD, not treat it as a broken config.
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot write logical switch port %s to OVN NB", lsp.Name), err.Error())
 	}
 	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", chassis, "addresses", lsp.Addresses)

@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// HostNetns is the path of the namespace holding the VFs; "" is the
 	// agent's own.
 	HostNetns string
+	// NBProbeInterval: how often NB is echoed; a server silent that long is
+	// left for the next remote (default conn.DefaultProbeInterval).
+	NBProbeInterval time.Duration
 }
 
 // Agent carries out CNI requests. Create it with New, then Run.
@@ -123,7 +127,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 			return nil, errors.New("no Northbound remote: set --nb")
 		}
 		o.connectNB = func(ctx context.Context) (Northbound, error) {
-			return connectNB(ctx, cfg.NBRemotes, cfg.NBTLS, cfg.Node, o.log)
+			return connectNB(ctx, conn.Config{Remotes: cfg.NBRemotes, TLS: cfg.NBTLS, LeaderOnly: true,
+				ProbeInterval: cfg.NBProbeInterval}, cfg.Node, o.log)
 		}
 	}
 	if o.dpu == nil {

@@ -232,6 +232,8 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 		code    uint32
 		msgHas  string
 		journal [][]string
+		// keepLSPs: LSPs of others that must survive
+		keepLSPs int
 	}{
 		{name: "IPAM fails", inject: func(h *harness) { h.ipam.addErr = errInjected },
 			code: 999, msgHas: "injected",
@@ -244,9 +246,11 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 		{name: "LSP create outcome unknown", inject: func(h *harness) { h.nb.createErr, h.nb.createCommits = errInjected, true },
 			code: 11, msgHas: "cannot write logical switch port",
 			journal: [][]string{addSteps, {createdLSP, "nb.create-failed " + testLSP, moveIn}, undoAll}},
-		{name: "NB read fails", inject: func(h *harness) { h.nb.readErr = errInjected },
-			code: 11, msgHas: "cannot read OVN NB",
-			journal: [][]string{addSteps, {moveIn}, undoAll}},
+		{name: "LSP name taken", inject: func(h *harness) {
+			h.nb.lsps[testLSP] = &nbdb.LogicalSwitchPort{Name: testLSP, ExternalIDs: map[string]string{vifplug.ExtOwner: "node2"}}
+		}, code: 7, msgHas: "already exists in OVN NB and is not this attachment's",
+			// The other owner's LSP stays; the undo's delete skips it.
+			journal: [][]string{addSteps, {"nb.create-taken " + testLSP, moveIn}, undoAll}, keepLSPs: 1},
 		{name: "VF move fails", inject: func(h *harness) { h.plumber.moveInErr = errInjected },
 			code: 999, msgHas: "move VF " + testDevice,
 			journal: [][]string{addSteps, {createdLSP, "vf.movein-failed ens1f0v3"}, undoAll}},
@@ -274,6 +278,10 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 			_, e := h.add("c1", conf)
 			wantCode(t, e, tt.code, tt.msgHas)
 			h.wantJournal(tt.journal...)
+			if n := h.nb.count(); n != tt.keepLSPs {
+				t.Errorf("%d LSPs in NB, want %d", n, tt.keepLSPs)
+			}
+			delete(h.nb.lsps, testLSP)
 			h.wantNothingLeft()
 		})
 	}

@@ -38,10 +38,12 @@ type IPAM interface {
 
 // Northbound is what the verbs read from and write to OVN NB. Lookups of
 // this node's own LSPs come from the monitor cache; SwitchUUID too (every
-// switch's name is monitored); LSPExists and DeleteOwnLSP ask the server.
+// switch's name is monitored); DeleteOwnLSP asks the server. Writes ride
+// connection losses and leader changes until ctx ends.
 type Northbound interface {
 	SwitchUUID(ctx context.Context, name string) (string, error)
-	LSPExists(ctx context.Context, name string) (bool, error)
+	// CreateLSP creates lsp in the switch; an LSP of that name that is not
+	// this attachment's (lsp's ovn-dpu:attachment) is errLSPTaken.
 	CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error
 	// DeleteOwnLSP deletes the LSP called name only if it carries this
 	// node's owner and attachment; an LSP already gone is success.

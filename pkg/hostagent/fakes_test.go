@@ -170,7 +170,6 @@ type fakeNB struct {
 	createErr     error
 	createCommits bool
 	deleteErr     error
-	readErr       error
 }
 
 func (nb *fakeNB) SwitchUUID(_ context.Context, name string) (string, error) {
@@ -182,19 +181,13 @@ func (nb *fakeNB) SwitchUUID(_ context.Context, name string) (string, error) {
 	return "", fmt.Errorf("logical switch %q does not exist in OVN NB", name)
 }
 
-func (nb *fakeNB) LSPExists(_ context.Context, name string) (bool, error) {
-	nb.mu.Lock()
-	defer nb.mu.Unlock()
-	if nb.readErr != nil {
-		return false, nb.readErr
-	}
-	_, ok := nb.lsps[name]
-	return ok, nil
-}
-
 func (nb *fakeNB) CreateLSP(_ context.Context, _ string, lsp *nbdb.LogicalSwitchPort) error {
 	nb.mu.Lock()
 	defer nb.mu.Unlock()
+	if held, ok := nb.lsps[lsp.Name]; ok && held.ExternalIDs[vifplug.ExtAttachment] != lsp.ExternalIDs[vifplug.ExtAttachment] {
+		nb.j.add("nb.create-taken %s", lsp.Name)
+		return fmt.Errorf("%w: by %s", errLSPTaken, held.ExternalIDs[vifplug.ExtAttachment])
+	}
 	if nb.createErr == nil || nb.createCommits {
 		nb.lsps[lsp.Name] = lsp
 		nb.j.add("nb.create %s", lsp.Name)

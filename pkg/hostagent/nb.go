@@ -2,9 +2,10 @@ package hostagent
 
 import (
 	"context"
-	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -18,50 +19,65 @@ import (
 
 // northbound is the host agent's NB session.
 type northbound struct {
-	c    client.Client
+	s    *conn.Session
 	node string
+	log  *slog.Logger
 }
 
 // Connected reports whether the session is up.
-func (nb *northbound) Connected() bool { return nb.c.Connected() }
+func (nb *northbound) Connected() bool {
+	up, _ := nb.s.Up()
+	return up
+}
 
 // Close ends the session.
-func (nb *northbound) Close() { nb.c.Close() }
+func (nb *northbound) Close() { nb.s.Close() }
 
 // connectNB monitors what ADD and DEL read: every Logical_Switch's name
 // (not its ports column, which on a cloud-sized NB is most of the data) and
-// this node's own LSPs, found by their ovn-dpu:owner.
-func connectNB(ctx context.Context, remotes []string, tlsCfg *tls.Config, node string, log *slog.Logger) (*northbound, error) {
+// this node's own LSPs, found by their ovn-dpu:owner. It returns once the
+// first connection is up; the session then rides reconnects and leader
+// changes by itself.
+func connectNB(ctx context.Context, cfg conn.Config, node string, log *slog.Logger) (*northbound, error) {
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		return nil, err
 	}
-	c, err := conn.New(dbModel, conn.Config{Remotes: remotes, TLS: tlsCfg, LeaderOnly: true}, log)
+	monitor := func(ctx context.Context, c client.Client) error {
+		ls, lsp := &nbdb.LogicalSwitch{}, &nbdb.LogicalSwitchPort{}
+		_, err := c.Monitor(ctx, c.NewMonitor(
+			client.WithTable(ls, &ls.Name),
+			client.WithConditionalTable(lsp,
+				[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: vifplug.OwnerSelector(node)}},
+				&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses),
+		))
+		return err
+	}
+	s, err := conn.Open(ctx, dbModel, cfg, monitor, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.Connect(ctx, c, log); err != nil {
-		return nil, err
+	return &northbound{s: s, node: node, log: log}, nil
+}
+
+// cache is the latest connection's client, for cache reads and building
+// operations; while the session is down its cache may be stale.
+func (nb *northbound) cache(ctx context.Context) (client.Client, error) {
+	if c := nb.s.Client(); c != nil {
+		return c, nil
 	}
-	ls, lsp := &nbdb.LogicalSwitch{}, &nbdb.LogicalSwitchPort{}
-	_, err = c.Monitor(ctx, c.NewMonitor(
-		client.WithTable(ls, &ls.Name),
-		client.WithConditionalTable(lsp,
-			[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: vifplug.OwnerSelector(node)}},
-			&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses),
-	))
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("monitor OVN NB %v: %w", remotes, err)
-	}
-	return &northbound{c: c, node: node}, nil
+	return nb.s.Wait(ctx)
 }
 
 // SwitchUUID finds the logical switch named name. A name several switches
 // share is an error, not a guess: NB does not make names unique.
 func (nb *northbound) SwitchUUID(ctx context.Context, name string) (string, error) {
 	var found []*nbdb.LogicalSwitch
-	err := nb.c.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name }).List(ctx, &found)
+	c, err := nb.cache(ctx)
+	if err != nil {
+		return "", err
+	}
+	err = c.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name }).List(ctx, &found)
 	if err != nil {
 		return "", err
 	}
@@ -77,8 +93,16 @@ func (nb *northbound) SwitchUUID(ctx context.Context, name string) (string, erro
 
 // OwnLSP returns this node's LSP called name, nil when there is none.
 func (nb *northbound) OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
+	c, err := nb.cache(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ownLSP(ctx, c, name)
+}
+
+func ownLSP(ctx context.Context, c client.Client, name string) (*nbdb.LogicalSwitchPort, error) {
 	var found []*nbdb.LogicalSwitchPort
-	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.Name == name }).List(ctx, &found)
+	err := c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.Name == name }).List(ctx, &found)
 	if err != nil || len(found) == 0 {
 		return nil, err
 	}
@@ -87,59 +111,141 @@ func (nb *northbound) OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwi
 
 // OwnLSPs lists this node's LSPs of a CNI network, from the cache.
 func (nb *northbound) OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error) {
+	c, err := nb.cache(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var found []*nbdb.LogicalSwitchPort
-	err := nb.c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[vifplug.ExtNetwork] == network }).List(ctx, &found)
+	err = c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[vifplug.ExtNetwork] == network }).List(ctx, &found)
 	return found, err
 }
 
-// LSPExists asks the server (not the cache, which holds only our own LSPs)
-// whether any LSP is called name.
-func (nb *northbound) LSPExists(ctx context.Context, name string) (bool, error) {
-	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid")
-	return len(rows) > 0, err
+// errLSPTaken: an LSP of that name exists and is not this attachment's.
+var errLSPTaken = errors.New("logical switch port name taken")
+
+// CreateLSP writes lsp into the switch in one transaction and rides
+// connection losses and leader changes: a write whose outcome is unknown
+// is settled before it is retried. NB's unique index on the port name
+// makes the retry safe — if the first attempt committed, the retry fails
+// with an index conflict, and the monitor cache (which holds this node's
+// LSPs) then tells whether the row is this attachment's. A switch deleted
+// since the lookup would make the insert a no-op (the unreferenced port
+// is garbage-collected), so the mutation must have hit exactly one switch.
+func (nb *northbound) CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
+	attachment := lsp.ExternalIDs[vifplug.ExtAttachment]
+	log := nb.log.With("logical_port", lsp.Name, "attachment", attachment)
+	for attempt := 1; ; attempt++ {
+		err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
+			txn, err := ops.CreateLSP(c, lsUUID, lsp)
+			if err != nil {
+				return err
+			}
+			res, err := ops.Transact(ctx, c, txn)
+			if err == nil && res[len(txn)-1].Count != 1 {
+				return fmt.Errorf("logical switch %s disappeared while adding port %s", lsUUID, lsp.Name)
+			}
+			return err
+		})
+		switch {
+		case err == nil:
+			return nil
+		case ops.IndexConflict(err):
+			return nb.settleTaken(ctx, lsp.Name, attachment, attempt, log)
+		case ctx.Err() != nil || !ops.OutcomeUnknown(err):
+			return err
+		}
+		log.Warn("NB write outcome unknown; settling it before a retry", "attempt", attempt, "err", err)
+		if ours, err := nb.committed(ctx, lsp.Name, attachment); err != nil || ours {
+			return err
+		}
+	}
 }
 
-// CreateLSP writes lsp into the switch in one transaction. A switch deleted
-// since the lookup would make the insert a no-op (the unreferenced port is
-// garbage-collected), so the mutation must have hit exactly one switch.
-func (nb *northbound) CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error {
-	txn, err := ops.CreateLSP(nb.c, lsUUID, lsp)
+// committed reports, once the session is up again, whether the cache
+// shows this attachment's LSP: an earlier attempt committed after all.
+func (nb *northbound) committed(ctx context.Context, name, attachment string) (bool, error) {
+	c, err := nb.s.Wait(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
-	res, err := ops.Transact(ctx, nb.c, txn)
-	if err != nil {
-		return err
+	lsp, err := ownLSP(ctx, c, name)
+	return lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment, err
+}
+
+// takenSettleTime bounds the wait for the monitor to show the row that an
+// index conflict proved exists: an update follows the commit within
+// milliseconds, through a relay a little later.
+const takenSettleTime = 5 * time.Second
+
+// settleTaken decides an index conflict on name: the row is this
+// attachment's (an earlier attempt committed) once the cache shows it
+// with our attachment id; anyone else's — another node's LSP never
+// reaches this node's cache — is errLSPTaken. A first attempt's conflict
+// is only ours if the cache already shows it.
+func (nb *northbound) settleTaken(ctx context.Context, name, attachment string, attempt int, log *slog.Logger) error {
+	wait := time.Duration(0)
+	if attempt > 1 {
+		wait = takenSettleTime
 	}
-	if last := res[len(txn)-1]; last.Count != 1 {
-		return fmt.Errorf("logical switch %s disappeared while adding port %s", lsUUID, lsp.Name)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := nb.s.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		lsp, err := ownLSP(ctx, c, name)
+		switch {
+		case err != nil:
+			return err
+		case lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment:
+			log.Info("an earlier attempt of this write committed", "attempts", attempt)
+			return nil
+		case lsp != nil:
+			return fmt.Errorf("%w: it belongs to attachment %s of this node", errLSPTaken, lsp.ExternalIDs[vifplug.ExtAttachment])
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("%w: it is not this node's", errLSPTaken)
+		case <-tick.C:
+		}
 	}
-	return nil
 }
 
 // DeleteOwnLSP deletes this node's LSP called name for attachment; it
 // never touches an LSP another owner (or another attachment) holds, and
 // succeeds when the LSP is already gone. It asks the server, not the
 // cache: after an ADD whose create timed out, the LSP may exist although
-// this agent never saw the reply.
+// this agent never saw the reply. Deleting is idempotent, so a call whose
+// outcome is unknown is simply made again on the next connection.
 func (nb *northbound) DeleteOwnLSP(ctx context.Context, name, attachment string) error {
-	rows, err := ops.SelectByName(ctx, nb.c, nbdb.LogicalSwitchPortTable, name, "_uuid", "external_ids")
-	if err != nil {
-		return err
-	}
-	var txn []ovsdb.Operation
-	for _, row := range rows {
-		if !ownedBy(row, nb.node, attachment) {
-			continue // another owner's, or a newer attachment took the name over
-		}
-		del, err := ops.DeleteLSP(nb.c, ops.RowUUID(row))
-		if err != nil {
+	for attempt := 1; ; attempt++ {
+		err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
+			rows, err := ops.SelectByName(ctx, c, nbdb.LogicalSwitchPortTable, name, "_uuid", "external_ids")
+			if err != nil {
+				return err
+			}
+			var txn []ovsdb.Operation
+			for _, row := range rows {
+				if !ownedBy(row, nb.node, attachment) {
+					continue // another owner's, or a newer attachment took the name over
+				}
+				del, err := ops.DeleteLSP(c, ops.RowUUID(row))
+				if err != nil {
+					return err
+				}
+				txn = append(txn, del...)
+			}
+			_, err = ops.Transact(ctx, c, txn)
+			return err
+		})
+		if err == nil || ctx.Err() != nil || !ops.OutcomeUnknown(err) {
 			return err
 		}
-		txn = append(txn, del...)
+		nb.log.Warn("NB delete outcome unknown; retrying", "logical_port", name, "attachment", attachment, "attempt", attempt, "err", err)
 	}
-	_, err = ops.Transact(ctx, nb.c, txn)
-	return err
 }
 
 // ownedBy reports whether a selected LSP row carries this node's owner and

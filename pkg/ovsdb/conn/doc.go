@@ -1,5 +1,7 @@
-// Package conn opens libovsdb clients the way every ovn-dpu daemon needs
-// them: several comma-separated remotes (unix:, tcp:, ssl:), automatic
-// reconnect with backoff, optional leader-only for clustered NB/SB, and TLS
-// for ssl: remotes.
+// Package conn keeps libovsdb clients connected the way every ovn-dpu
+// daemon needs them: several comma-separated remotes (unix:, tcp:, ssl:),
+// leader-only for clustered NB/SB, TLS for ssl: remotes, an echo probe
+// that gives up on a server that stopped answering, and a reconnect that
+// moves on to the other remotes (a Session; see session.go for why not
+// libovsdb's own).
 package conn

@@ -25,15 +25,12 @@ func connect(t *testing.T, ctx context.Context, dbModel func() (model.ClientDBMo
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := conn.New(m, conn.Config{Remotes: []string{remote}}, slog.Default())
+	s, err := conn.Open(ctx, m, conn.Config{Remotes: []string{remote}}, nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Connect(ctx, c, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	t.Cleanup(s.Close)
+	return s.Client()
 }
 
 // TestModelsRoundTripLSPToPortBinding writes an LSP with the generated NB

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -22,9 +23,58 @@ func Transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) ([]ov
 		return nil, fmt.Errorf("ovsdb transaction of %d operations: %w", len(ops), err)
 	}
 	if opErrs, err := ovsdb.CheckOperationResults(results, ops); err != nil {
-		return results, fmt.Errorf("ovsdb transaction of %d operations failed: %w", len(ops), describe(err, opErrs))
+		return results, &TxnError{n: len(ops), opErrs: opErrs, err: err}
 	}
 	return results, nil
+}
+
+// TxnError is a transaction the server answered with an error. Unless
+// OutcomeUnknown says otherwise, it did not commit.
+type TxnError struct {
+	n      int
+	opErrs []ovsdb.OperationError // operations that failed before commit
+	err    error                  // the commit's error, or a summary of opErrs
+}
+
+func (e *TxnError) Error() string {
+	return fmt.Sprintf("ovsdb transaction of %d operations failed: %v", e.n, describe(e.err, e.opErrs))
+}
+
+func (e *TxnError) Unwrap() []error {
+	errs := []error{e.err}
+	for _, oe := range e.opErrs {
+		errs = append(errs, oe)
+	}
+	return errs
+}
+
+// IndexConflict reports whether err is a transaction that failed because a
+// row would have duplicated another's indexed columns, e.g. a second
+// Logical_Switch_Port with the same name: the server has such a row.
+func IndexConflict(err error) bool {
+	var txn *TxnError
+	var cv *ovsdb.ConstraintViolation
+	return errors.As(err, &txn) && errors.As(err, &cv) && strings.Contains(cv.Error(), "index")
+}
+
+// OutcomeUnknown reports whether err leaves open whether the transaction
+// committed: the connection broke or the call timed out before an answer,
+// or a clustered server answered with an error of its own (lost
+// leadership, for one) rather than an operation's. Retrying such a write
+// must first find out whether the first attempt took effect.
+func OutcomeUnknown(err error) bool {
+	var txn *TxnError
+	if err == nil || !errors.As(err, &txn) {
+		return err != nil
+	}
+	if len(txn.opErrs) > 0 {
+		return false // an operation failed: nothing was committed
+	}
+	var (
+		cv *ovsdb.ConstraintViolation
+		ri *ovsdb.ReferentialIntegrityViolation
+	)
+	return !errors.As(txn.err, &cv) && !errors.As(txn.err, &ri)
 }
 
 // SelectByName reads rows of table whose name column equals name straight
