@@ -64,7 +64,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) start() {
 	h.t.Helper()
 	agent, err := New(Config{Node: testNode, StateDir: h.dir},
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithLogger(quietLog()),
 		WithNorthbound(func(context.Context) (Northbound, error) { return h.nb, nil }),
 		WithDPU(h.dpu), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
 		WithDelTimeout(100*time.Millisecond))
@@ -86,6 +86,8 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func netConf(extra string) []byte {
 	return []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","logicalSwitch":"ls0","deviceID":"` +

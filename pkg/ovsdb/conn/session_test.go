@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -19,73 +17,11 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
-	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ovsdbtest"
 )
 
-const nbSchema = "/usr/share/ovn/ovn-nb.ovsschema"
-
-// server is one real ovsdb-server serving an NB database on a unix socket.
-type server struct {
-	t      *testing.T
-	dir    string
-	remote string
-	cmd    *exec.Cmd
-	done   chan struct{}
-}
-
-func startServer(t *testing.T, dir, name string) *server {
-	t.Helper()
-	testenv.Require(t, "OVSDB session tests", false, []string{"ovsdb-server", "ovsdb-tool"}, "run `make deps`")
-	if _, err := os.Stat(nbSchema); err != nil {
-		testenv.SkipOrFail(t, "OVSDB session tests need %s (ovn-central): %v", nbSchema, err)
-	}
-	db := filepath.Join(dir, name+".db")
-	if out, err := exec.Command("ovsdb-tool", "create", db, nbSchema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool create: %v: %s", err, out)
-	}
-	s := &server{t: t, dir: dir, remote: "unix:" + filepath.Join(dir, name+".sock")}
-	s.start(name, db)
-	return s
-}
-
-func (s *server) start(name, db string) {
-	s.t.Helper()
-	sock := s.remote[len("unix:"):]
-	s.cmd = exec.Command("ovsdb-server", "--remote=punix:"+sock, "--unixctl="+filepath.Join(s.dir, name+".ctl"),
-		"--log-file="+filepath.Join(s.dir, name+".log"), "-vconsole:off", db)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	s.t.Cleanup(s.kill)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("ovsdb-server %s did not create %s", name, sock)
-		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("ovsdb-server %s exited at start", name)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func (s *server) signal(sig syscall.Signal) {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(sig)
-	}
-}
-
-func (s *server) kill() {
-	s.signal(syscall.SIGCONT) // a stopped process must be able to die
-	s.signal(syscall.SIGKILL)
-	<-s.done
+func startServer(t *testing.T, dir, name string) *ovsdbtest.Server {
+	return ovsdbtest.Start(t, dir, name, ovsdbtest.NBSchema)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -138,17 +74,17 @@ func TestSessionMovesOnWhenItsServerDies(t *testing.T) {
 	a, b := startServer(t, dir, "a"), startServer(t, dir, "b")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.remote, b.remote}, ProbeInterval: 200 * time.Millisecond},
+	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.Remote, b.Remote}, ProbeInterval: 200 * time.Millisecond},
 		monitorSwitches, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Endpoint() != a.remote {
-		t.Fatalf("first connection to %q, want the first remote %s", s.Endpoint(), a.remote)
+	if s.Endpoint() != a.Remote {
+		t.Fatalf("first connection to %q, want the first remote %s", s.Endpoint(), a.Remote)
 	}
-	a.kill()
-	took := waitEndpoint(t, s, b.remote, 10*time.Second)
+	a.Kill()
+	took := waitEndpoint(t, s, b.Remote, 10*time.Second)
 	t.Logf("up on the second server %v after the first was killed", took)
 	// The new connection's cache is the new server's, monitors included.
 	if err := s.Do(ctx, func(ctx context.Context, c client.Client) error { return addSwitch(ctx, c, "on-b") }); err != nil {
@@ -178,13 +114,13 @@ func TestSessionLeavesAHungServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const probe = 300 * time.Millisecond
-	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.remote, b.remote}, ProbeInterval: probe,
+	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.Remote, b.Remote}, ProbeInterval: probe,
 		ConnectTimeout: time.Second}, monitorSwitches, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a.signal(syscall.SIGSTOP)
+	a.Signal(syscall.SIGSTOP)
 	start := time.Now()
 	stuck := make(chan error, 1)
 	go func() {
@@ -201,7 +137,7 @@ func TestSessionLeavesAHungServer(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("a call on the hung server was never released")
 	}
-	took := waitEndpoint(t, s, b.remote, 10*time.Second)
+	took := waitEndpoint(t, s, b.Remote, 10*time.Second)
 	t.Logf("up on the second server %v after the first hung (probe %v)", took, probe)
 	if err := s.Do(ctx, func(ctx context.Context, c client.Client) error { return addSwitch(ctx, c, "on-b") }); err != nil {
 		t.Fatal(err)
@@ -221,7 +157,7 @@ func TestSessionSurvivesTransactionsRacingDisconnects(t *testing.T) {
 	a, b := startServer(t, dir, "a"), startServer(t, dir, "b")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.remote, b.remote}, ProbeInterval: 100 * time.Millisecond},
+	s, err := Open(ctx, nbModel(t), Config{Remotes: []string{a.Remote, b.Remote}, ProbeInterval: 100 * time.Millisecond},
 		monitorSwitches, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +195,7 @@ func TestSessionSurvivesTransactionsRacingDisconnects(t *testing.T) {
 			c.Disconnect()
 		}
 		if round == 20 {
-			a.kill()
+			a.Kill()
 		}
 		time.Sleep(25 * time.Millisecond) // let writes get in flight again
 	}
