@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,6 +44,22 @@ type Options struct {
 	// SBSSL makes the SB ovsdb-server also listen with SSL on
 	// 127.0.0.1 (SBSSLRemote), with certificates issued at start.
 	SBSSL bool
+	// NBSchema and SBSchema are the schema files the NB and SB databases
+	// are created from; empty = the Debian packages' own (OVN 23.03). The
+	// schema tests pass newer OVN releases' schemas (test/schemas).
+	NBSchema, SBSchema string
+	// Clustered runs NB and SB each as a RAFT cluster of ClusterSize
+	// members on loopback, as production OVN does (see "Clustered OVN" in
+	// docs/testbed.md); ClusterSize alone (> 0) implies it, default 3.
+	Clustered   bool
+	ClusterSize int
+	// ElectionTimer, when set, replaces the clusters' RAFT election timer
+	// (OVS default 1 s) once they have formed: shorter elections after
+	// KillLeader and StopLeader.
+	ElectionTimer time.Duration
+	// NBRelay and SBRelay add an ovsdb-server relaying that database from
+	// its cluster (or standalone server): NBRelayRemote, SBRelayRemote.
+	NBRelay, SBRelay bool
 }
 
 // Bed is one running sandbox. Fields are read-only after Start.
@@ -54,13 +71,24 @@ type Bed struct {
 	Chassis  string
 	Hostname string
 
-	NBRemote  string // unix:<dir>/nb.sock
+	// unix:<dir>/nb.sock; when clustered, every member's unix socket,
+	// comma-separated (unix:<dir>/nb-1.sock,unix:<dir>/nb-2.sock,…).
+	NBRemote  string
 	SBRemote  string
 	OVSRemote string // the dpu's Open_vSwitch database
 	// With Options.SBSSL: the SSL remote, and a client certificate from
 	// the same CA (OVS SSL is mutual).
+	// (Comma-separated, one per SB member, when clustered.)
 	SBSSLRemote string
 	SSLClient   tlsutil.Files
+
+	// When clustered: the members' TCP remotes (tcp:127.0.0.1:PORT,…;
+	// root namespace only), what ovn-northd uses, and the members.
+	NBTCPRemote, SBTCPRemote string
+	NBMembers, SBMembers     []*Member
+	// With Options.NBRelay, SBRelay: the relay's unix socket remote (its
+	// Member, with the TCP remote, is Relay(db)).
+	NBRelayRemote, SBRelayRemote string
 
 	DPUNetns  string
 	HostNetns string // empty unless Options.HostNetns
@@ -74,6 +102,11 @@ type Bed struct {
 	vfs        int
 	agents     int
 	sslCentral bool
+	nbSchema   string // Options.NBSchema, or the Debian default
+	sbSchema   string
+	opts       Options
+	nbRelay    *Member
+	sbRelay    *Member
 	closeOnce  sync.Once
 }
 
@@ -98,6 +131,8 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 		return nil, err
 	}
 	b.sslCentral = opts.SBSSL
+	b.opts = opts
+	b.nbSchema, b.sbSchema = cmp.Or(opts.NBSchema, nbSchema), cmp.Or(opts.SBSchema, sbSchema)
 	steps := []func(context.Context) error{b.startCentral, b.startDPUSwitch}
 	if !opts.NoController {
 		steps = append(steps, b.StartController)
@@ -139,22 +174,23 @@ func newBed(opts Options) (*Bed, error) {
 	return b, nil
 }
 
-// startCentral runs the NB and SB ovsdb-servers and ovn-northd.
+// startCentral runs the NB and SB ovsdb-servers (or clusters, and
+// relays) and ovn-northd.
 func (b *Bed) startCentral(ctx context.Context) error {
-	if err := b.startOVSDB(ctx, "nb", nbSchema, ""); err != nil {
-		return err
-	}
-	var sslArgs []string
-	if b.sslCentral {
-		var err error
-		if sslArgs, err = b.sslServerArgs(); err != nil {
+	// What northd connects to: clustered, every member over TCP.
+	nbRemote, sbRemote := b.NBRemote, b.SBRemote
+	if size := b.opts.clusterSize(); size > 0 {
+		if err := b.startClusteredCentral(ctx, size); err != nil {
 			return err
 		}
-	}
-	if err := b.startOVSDB(ctx, "sb", sbSchema, "", sslArgs...); err != nil {
+		nbRemote, sbRemote = b.NBTCPRemote, b.SBTCPRemote
+	} else if err := b.startStandaloneCentral(ctx); err != nil {
 		return err
 	}
-	_, err := b.startDaemon("northd", "", "ovn-northd", "--ovnnb-db="+b.NBRemote, "--ovnsb-db="+b.SBRemote,
+	if err := b.startRelays(ctx, nbRemote, sbRemote); err != nil {
+		return err
+	}
+	_, err := b.startDaemon("northd", "", "ovn-northd", "--ovnnb-db="+nbRemote, "--ovnsb-db="+sbRemote,
 		"--unixctl="+b.ctlPath("northd"))
 	if err != nil {
 		return err
@@ -164,6 +200,20 @@ func (b *Bed) startCentral(ctx context.Context) error {
 		_, err := b.NBCtl(ctx, "--wait=sb", "sync")
 		return err
 	})
+}
+
+func (b *Bed) startStandaloneCentral(ctx context.Context) error {
+	if err := b.startOVSDB(ctx, "nb", b.nbSchema, ""); err != nil {
+		return err
+	}
+	var sslArgs []string
+	if b.sslCentral {
+		var err error
+		if sslArgs, err = b.sslServerArgs(); err != nil {
+			return err
+		}
+	}
+	return b.startOVSDB(ctx, "sb", b.sbSchema, "", sslArgs...)
 }
 
 // startOVSDB creates a database from schema and serves it on <dir>/<name>.sock.
@@ -283,13 +333,17 @@ func (b *Bed) runAll(ctx context.Context, cmds [][]string) error {
 }
 
 // NBCtl runs ovn-nbctl against the bed's NB.
+// Clustered, it asks only the members that are neither killed nor
+// stopped: a client gets no inactivity probes on unix sockets, so one that
+// picks a SIGSTOPped member waits for it forever.
 func (b *Bed) NBCtl(ctx context.Context, args ...string) (string, error) {
-	return b.run(ctx, append([]string{"ovn-nbctl", "--db=" + b.NBRemote, "--timeout=20"}, args...)...)
+	return b.run(ctx, append([]string{"ovn-nbctl", "--db=" + b.liveRemote(Northbound), "--timeout=20"}, args...)...)
 }
 
 // SBCtl runs ovn-sbctl against the bed's SB.
+// Clustered, like NBCtl, it asks only the members that run.
 func (b *Bed) SBCtl(ctx context.Context, args ...string) (string, error) {
-	return b.run(ctx, append([]string{"ovn-sbctl", "--db=" + b.SBRemote, "--timeout=20"}, args...)...)
+	return b.run(ctx, append([]string{"ovn-sbctl", "--db=" + b.liveRemote(Southbound), "--timeout=20"}, args...)...)
 }
 
 // VSCtl runs ovs-vsctl against the dpu's Open_vSwitch database.
@@ -370,7 +424,8 @@ func (b *Bed) Leftovers(ctx context.Context) ([]string, error) {
 }
 
 // AppCtl runs ovs-appctl against one of the bed's daemons ("sb-ovsdb",
-// "nb-ovsdb", "ovs-ovsdb", "vswitchd", "northd").
+// "nb-ovsdb", "ovs-ovsdb", "vswitchd", "northd"; clustered, a Member's
+// Name: "nb-1", "sb-3", "nb-relay").
 func (b *Bed) AppCtl(ctx context.Context, daemon string, args ...string) (string, error) {
 	return b.run(ctx, append([]string{"ovs-appctl", "-t", b.ctlPath(daemon)}, args...)...)
 }

@@ -5,6 +5,9 @@
 // no OVS module) and ovn-controller. Fake VFs are veth pairs whose peer, the
 // representor, sits in the dpu namespace; a fake PCI sysfs tree and a
 // `devlink -j port show` file describe them the way real hardware would.
+// With Options.Clustered, NB and SB are 3-member RAFT clusters on
+// loopback (optionally with relays), with helpers to kill, stop or move
+// their leaders (cluster.go).
 //
 // Every bed gets its own short temp dir and uniquely named namespaces and
 // links, starts its daemons as children that die with the test process, and

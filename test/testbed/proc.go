@@ -89,7 +89,9 @@ func (b *Bed) env() []string {
 	return env
 }
 
-// stop asks the daemon to exit and kills it if it does not within 5s.
+// stop asks the daemon to exit and kills it if it does not within 5s. A
+// SIGSTOPped daemon (StopMember) gets SIGCONT after SIGTERM, so that it
+// handles the SIGTERM at once instead of hanging teardown for 5s.
 func (d *daemon) stop() {
 	select {
 	case <-d.done:
@@ -97,6 +99,7 @@ func (d *daemon) stop() {
 	default:
 	}
 	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGCONT)
 	select {
 	case <-d.done:
 	case <-time.After(5 * time.Second):

@@ -8,10 +8,10 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil/tlstest"
 )
 
-// sslServerArgs issues a CA, a server certificate for 127.0.0.1 and a
-// client certificate, and returns the ovsdb-server arguments that add an
-// SSL listener on a free port.
-func (b *Bed) sslServerArgs() ([]string, error) {
+// sslCertArgs issues a CA, a server certificate for 127.0.0.1 and a
+// client certificate (SSLClient), and returns the ovsdb-server arguments
+// that make its SSL listeners use them.
+func (b *Bed) sslCertArgs() ([]string, error) {
 	ca, err := tlstest.NewCA("ovn-dpu test bed CA " + b.ID)
 	if err != nil {
 		return nil, err
@@ -26,15 +26,22 @@ func (b *Bed) sslServerArgs() ([]string, error) {
 		return nil, err
 	}
 	b.SSLClient = client.Files
+	return []string{"--private-key=" + server.Key, "--certificate=" + server.Cert, "--ca-cert=" + server.CA}, nil
+}
+
+// sslServerArgs is sslCertArgs plus an SSL listener on a free port
+// (SBSSLRemote), for the standalone SB.
+func (b *Bed) sslServerArgs() ([]string, error) {
+	certs, err := b.sslCertArgs()
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	b.SBSSLRemote = fmt.Sprintf("ssl:127.0.0.1:%d", port)
-	return []string{
-		fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port),
-		"--private-key=" + server.Key, "--certificate=" + server.Cert, "--ca-cert=" + server.CA,
-	}, nil
+	return append([]string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port)}, certs...), nil
 }
 
 // freePort asks the kernel for a free TCP port on loopback. Another process

@@ -4,6 +4,15 @@
 // then it attaches two pods with cnitool, pings between them, sends data
 // both ways over TCP, detaches them and tears everything down (also on
 // Ctrl-C).
+//
+// Usage:
+//
+//	ovn-dpu-sandbox [--keep] [--clustered]
+//
+// --keep leaves the sandbox up after the demo until Ctrl-C. --clustered runs
+// OVN NB and SB as 3-member RAFT clusters, as production OVN does: the agents
+// get every member's remote, and between the two attachments both databases'
+// leaders hand leadership over to another member.
 package main
 
 import (
@@ -25,10 +34,20 @@ import (
 
 func main() {
 	keep := flag.Bool("keep", false, "after the demo, leave the sandbox running until Ctrl-C, to look around")
+	clustered := flag.Bool("clustered", false, "run OVN NB and SB as 3-member RAFT clusters, and move their leadership during the demo")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: ovn-dpu-sandbox [--keep] [--clustered]\n\n"+
+			"Runs the ovn-dpu demo on the real-OVN test bed (needs root and `make deps`).\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *keep); err != nil {
+	if err := run(ctx, *keep, *clustered); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
@@ -39,20 +58,29 @@ type sandbox struct {
 	host *testbed.HostAgent
 }
 
-func run(ctx context.Context, keep bool) error {
+func run(ctx context.Context, keep, clustered bool) error {
 	start := time.Now()
-	s, err := startSandbox(ctx)
+	s, err := startSandbox(ctx, clustered)
 	if s != nil {
 		defer s.bed.Close()
 	}
 	if err != nil {
 		return err
 	}
-	step("sandbox up in %v: OVN NB/SB/northd; dpu namespace %s (ovs-vswitchd netdev datapath, ovn-controller as chassis %s, ovn-dpu-agent on %s:50151 with mTLS); host namespace %s (ovn-dpu-host-agent)",
-		since(start), s.bed.DPUNetns, s.bed.Chassis, s.bed.DPUAddr, s.bed.HostNetns)
+	central := "OVN NB/SB/northd"
+	if clustered {
+		central = fmt.Sprintf("OVN NB and SB as 3-member RAFT clusters (%s), northd", s.leaders(ctx))
+	}
+	step("sandbox up in %v: %s; dpu namespace %s (ovs-vswitchd netdev datapath, ovn-controller as chassis %s, ovn-dpu-agent on %s:50151 with mTLS); host namespace %s (ovn-dpu-host-agent)",
+		since(start), central, s.bed.DPUNetns, s.bed.Chassis, s.bed.DPUAddr, s.bed.HostNetns)
 	pods := []string{"pod-a", "pod-b"}
 	ips := map[string]string{}
 	for i, pod := range pods {
+		if i > 0 && clustered {
+			if err := s.transferLeadership(ctx); err != nil {
+				return err
+			}
+		}
 		ip, err := s.attach(ctx, pod, i)
 		if err != nil {
 			return err
@@ -72,6 +100,10 @@ func run(ctx context.Context, keep bool) error {
 	step("pod-a connects to pod-b over TCP; %d KiB each way arrive intact: %v", testbed.TCPExchangeSize>>10, since(t0))
 	if keep {
 		fmt.Printf("sandbox dir %s (logs, databases); NB %s. Ctrl-C to tear down.\n", s.bed.Dir, s.bed.NBRemote)
+		if clustered {
+			fmt.Printf("NB over TCP %s; SB %s. ovs-appctl -t %s/nb-1.ctl cluster/status OVN_Northbound\n",
+				s.bed.NBTCPRemote, s.bed.SBRemote, s.bed.Dir)
+		}
 		<-ctx.Done()
 	}
 	for i, pod := range pods {
@@ -85,8 +117,8 @@ func run(ctx context.Context, keep bool) error {
 	return nil
 }
 
-func startSandbox(ctx context.Context) (*sandbox, error) {
-	bed, err := testbed.Start(ctx, testbed.Options{HostNetns: true})
+func startSandbox(ctx context.Context, clustered bool) (*sandbox, error) {
+	bed, err := testbed.Start(ctx, testbed.Options{HostNetns: true, Clustered: clustered})
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +187,34 @@ func (s *sandbox) attach(ctx context.Context, pod string, i int) (string, error)
 	step("cnitool add %s (VF 0000:10:01.%d): %v, address %s", pod, i, took, res.IPs[0].Address)
 	ip, _, _ := strings.Cut(res.IPs[0].Address, "/")
 	return ip, nil
+}
+
+// leaders names each clustered database's leader.
+func (s *sandbox) leaders(ctx context.Context) string {
+	var out []string
+	for _, db := range []testbed.Database{testbed.Northbound, testbed.Southbound} {
+		m, err := s.bed.Leader(ctx, db)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", db, err))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s leader %s", db, m.Name))
+	}
+	return strings.Join(out, ", ")
+}
+
+// transferLeadership moves NB's and SB's leadership to another member, as
+// a leader does before it writes a snapshot; the agents follow.
+func (s *sandbox) transferLeadership(ctx context.Context) error {
+	for _, db := range []testbed.Database{testbed.Northbound, testbed.Southbound} {
+		t0 := time.Now()
+		from, to, err := s.bed.TransferLeadership(ctx, db)
+		if err != nil {
+			return err
+		}
+		step("%s leadership moves from %s to %s: %v", db, from.Name, to.Name, since(t0))
+	}
+	return nil
 }
 
 func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
