@@ -26,7 +26,23 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	bed := testbed.New(t, testbed.Options{HostNetns: true})
+	return setupWith(t, testbed.Options{}, nil)
+}
+
+// agentFlags gives, for a started bed, extra flags for the DPU agent and
+// the host agent (a later flag wins over the harness's own).
+type agentFlags func(*testbed.Bed) (dpu, host []string)
+
+// setupWith starts a bed with opts (plus a host namespace) and both agents,
+// with flags' extra flags.
+func setupWith(t *testing.T, opts testbed.Options, flags agentFlags) *env {
+	t.Helper()
+	opts.HostNetns = true
+	bed := testbed.New(t, opts)
+	var dpuExtra, hostExtra []string
+	if flags != nil {
+		dpuExtra, hostExtra = flags(bed)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(t)
@@ -35,10 +51,10 @@ func setup(t *testing.T) *env {
 	dpuCert := ca.MustIssue(t, pki, "dpu-agent", tlstest.WithIPs(bed.DPUAddr))
 	hostCert := ca.MustIssue(t, pki, "host-agent")
 	dpuAddr := bed.DPUAddr.String() + ":50151"
-	testbed.Must(bed.StartDPUAgent(ctx, "--listen="+dpuAddr, "--insecure=false", "--representor-wait=1s",
-		"--tls-cert="+dpuCert.Cert, "--tls-key="+dpuCert.Key, "--tls-ca="+dpuCert.CA))(t)
-	host := testbed.Must(bed.StartHostAgent(ctx, dpuAddr,
-		"--tls-cert="+hostCert.Cert, "--tls-key="+hostCert.Key, "--tls-ca="+hostCert.CA))(t)
+	testbed.Must(bed.StartDPUAgent(ctx, append([]string{"--listen=" + dpuAddr, "--insecure=false", "--representor-wait=1s",
+		"--tls-cert=" + dpuCert.Cert, "--tls-key=" + dpuCert.Key, "--tls-ca=" + dpuCert.CA}, dpuExtra...)...))(t)
+	host := testbed.Must(bed.StartHostAgent(ctx, dpuAddr, append([]string{
+		"--tls-cert=" + hostCert.Cert, "--tls-key=" + hostCert.Key, "--tls-ca=" + hostCert.CA}, hostExtra...)...))(t)
 	return &env{bed: bed, host: host, ctx: ctx}
 }
 

@@ -51,7 +51,8 @@ type Session struct {
 	model model.ClientDBModel
 	cfg   Config
 	setup Setup
-	log   *slog.Logger
+	log   *slog.Logger // with the database name
+	base  *slog.Logger // without: libovsdb adds it itself
 
 	mu       sync.Mutex
 	cur      client.Client // latest client; nil before the first connection
@@ -111,7 +112,7 @@ func NewSession(dbModel model.ClientDBModel, cfg Config, setup Setup, log *slog.
 	if setup == nil {
 		setup = func(context.Context, client.Client) error { return nil }
 	}
-	return &Session{model: dbModel, cfg: cfg.withDefaults(), setup: setup, log: log.With("database", dbModel.Name()),
+	return &Session{model: dbModel, cfg: cfg.withDefaults(), setup: setup, log: log.With("database", dbModel.Name()), base: log,
 		remotes: slices.Clone(cfg.Remotes), changed: make(chan struct{})}, nil
 }
 
@@ -303,7 +304,7 @@ func (s *Session) connect(ctx context.Context) (client.Client, string, error) {
 func (s *Session) dial(ctx context.Context, remote string) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
-	c, err := newClient(s.model, s.cfg, remote, s.log)
+	c, err := newClient(s.model, s.cfg, remote, s.base)
 	if err != nil {
 		return nil, err
 	}
@@ -334,11 +335,8 @@ func (s *Session) watch(ctx context.Context, c client.Client) string {
 				return
 			case <-t.C:
 			}
-			ectx, cancel := context.WithTimeout(pctx, s.cfg.ProbeInterval)
-			err := c.Echo(ectx)
-			cancel()
-			if err != nil && pctx.Err() == nil {
-				probeFailed <- fmt.Sprintf("no echo reply within %v: %v", s.cfg.ProbeInterval, err)
+			if err := s.echo(pctx, c); err != nil && pctx.Err() == nil {
+				probeFailed <- err.Error()
 				return
 			}
 		}
@@ -350,6 +348,27 @@ func (s *Session) watch(ctx context.Context, c client.Client) string {
 		return "connection closed"
 	case reason := <-probeFailed:
 		return reason
+	}
+}
+
+// echo asks the server for an echo and waits at most the probe interval
+// for it. The wait is its own: libovsdb's Echo takes the client's lock
+// before it looks at its context, and behind calls stuck on a hung server
+// (which a waiting writer such as a leader-change handler makes it queue
+// for) it could block for as long as they do.
+func (s *Session) echo(ctx context.Context, c client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProbeInterval)
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() { answered <- c.Echo(ctx) }()
+	select {
+	case err := <-answered:
+		if err != nil {
+			return fmt.Errorf("echo failed: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("no echo reply within %v", s.cfg.ProbeInterval)
 	}
 }
 

@@ -126,6 +126,13 @@ func TestSessionLeavesAHungServer(t *testing.T) {
 	go func() {
 		stuck <- s.Do(ctx, func(ctx context.Context, c client.Client) error { return addSwitch(ctx, c, "lost") })
 	}()
+	// A writer queued on the client's lock behind the stuck call (libovsdb
+	// takes it on a leader change or a disconnect) must not stall the
+	// probe: new readers of the lock, libovsdb's Echo among them, queue
+	// behind it.
+	c := s.Client()
+	time.Sleep(50 * time.Millisecond) // let the call get stuck first
+	go c.Disconnect()
 	select {
 	case err := <-stuck:
 		if err == nil || !ops.OutcomeUnknown(err) {
