@@ -62,9 +62,9 @@ type Session struct {
 	// calls stuck on a server that stopped answering.
 	connCtx    context.Context
 	connCancel context.CancelFunc
-	remotes  []string // the order of the next round of attempts
-	changed  chan struct{}
-	upSince  time.Time
+	remotes    []string // the order of the next round of attempts
+	changed    chan struct{}
+	upSince    time.Time
 
 	stop context.CancelFunc // set by Open
 	done chan struct{}      // closed when Open's Run returns
