@@ -16,23 +16,8 @@ func TestHandPluggedVFsPingAcrossOVN(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(t)
-	type pod struct {
-		lsp, ip, netns string
-		vf             *testbed.VF
-	}
-	pods := []*pod{{lsp: "lsp-a", ip: "10.0.0.1"}, {lsp: "lsp-b", ip: "10.0.0.2"}}
-	for i, p := range pods {
-		p.vf = testbed.Must(bed.AddVF(ctx, 0, i))(t)
-		p.netns = testbed.Must(bed.AddPod(ctx, p.lsp))(t)
-		if err := bed.HandAttach(ctx, "net1", p.vf, p.lsp, p.netns, p.ip+"/24"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pods := handAttachTwo(t, ctx, bed)
 	for _, p := range pods {
-		if err := bed.WaitLSPUp(ctx, p.lsp); err != nil {
-			t.Fatal(err)
-		}
 		installed := testbed.Must(bed.VSCtl(ctx, "get", "Interface", p.vf.Representor, "external_ids:ovn-installed"))(t)
 		if installed != `"true"` {
 			t.Fatalf("interface %s: ovn-installed = %s, want \"true\"", p.vf.Representor, installed)
@@ -44,6 +29,33 @@ func TestHandPluggedVFsPingAcrossOVN(t *testing.T) {
 	if err := bed.Ping(ctx, pods[1].netns, pods[0].ip); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// handPod is a pod attached by hand (HandAttach).
+type handPod struct {
+	lsp, ip, netns string
+	vf             *testbed.VF
+}
+
+// handAttachTwo attaches two pods to a new switch net1 by hand and waits
+// until NB reports both LSPs up.
+func handAttachTwo(t *testing.T, ctx context.Context, bed *testbed.Bed) []*handPod {
+	t.Helper()
+	testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(t)
+	pods := []*handPod{{lsp: "lsp-a", ip: "10.0.0.1"}, {lsp: "lsp-b", ip: "10.0.0.2"}}
+	for i, p := range pods {
+		p.vf = testbed.Must(bed.AddVF(ctx, 0, i))(t)
+		p.netns = testbed.Must(bed.AddPod(ctx, p.lsp))(t)
+		if err := bed.HandAttach(ctx, "net1", p.vf, p.lsp, p.netns, p.ip+"/24"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range pods {
+		if err := bed.WaitLSPUp(ctx, p.lsp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pods
 }
 
 // TestCloseRemovesEverything checks teardown: no namespace, process or

@@ -61,23 +61,8 @@ func TestClusteredBedCarriesTraffic(t *testing.T) {
 		t.Errorf("ovn-remote = %s, want %q", got, bed.SBRemote)
 	}
 
-	testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(t)
-	type pod struct {
-		lsp, ip, netns string
-		vf             *testbed.VF
-	}
-	pods := []*pod{{lsp: "lsp-a", ip: "10.0.0.1"}, {lsp: "lsp-b", ip: "10.0.0.2"}}
-	for i, p := range pods {
-		p.vf = testbed.Must(bed.AddVF(ctx, 0, i))(t)
-		p.netns = testbed.Must(bed.AddPod(ctx, p.lsp))(t)
-		if err := bed.HandAttach(ctx, "net1", p.vf, p.lsp, p.netns, p.ip+"/24"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pods := handAttachTwo(t, ctx, bed)
 	for _, p := range pods {
-		if err := bed.WaitLSPUp(ctx, p.lsp); err != nil {
-			t.Fatal(err)
-		}
 		if ch := testbed.Must(bed.SBCtl(ctx, "--bare", "--columns=chassis", "find", "Port_Binding", "logical_port="+p.lsp))(t); ch == "" {
 			t.Errorf("Port_Binding %s not claimed", p.lsp)
 		}
