@@ -22,6 +22,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
@@ -37,6 +38,10 @@ type addition struct {
 	mac  net.HardwareAddr
 	res  *current.Result
 	log  *slog.Logger
+	// lspWritten and lspNotWritten: the LSP create's outcome is known —
+	// it committed, or it was refused, found the name taken or was never
+	// sent — so its undo need not settle anything.
+	lspWritten, lspNotWritten bool
 }
 
 // add attaches the VF named by deviceID to the pod. Every side effect is
@@ -244,14 +249,19 @@ func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest)
 func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	lsUUID, err := a.nb.SwitchUUID(ctx, ad.conf.LogicalSwitch)
 	if err != nil {
+		ad.lspNotWritten = true
 		return invalidConfig("logicalSwitch: " + err.Error())
 	}
 	chassis, err := a.dpu.WaitChassis(ctx)
 	if err != nil {
+		ad.lspNotWritten = true
 		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
 	}
 	lsp := a.lspFor(ad, chassis)
-	switch err := a.nb.CreateLSP(ctx, lsUUID, lsp); {
+	err = a.nb.CreateLSP(ctx, lsUUID, lsp)
+	ad.lspWritten = err == nil
+	ad.lspNotWritten = err != nil && (errors.Is(err, errLSPTaken) || !ops.OutcomeUnknown(err))
+	switch {
 	case errors.Is(err, errLSPTaken):
 		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's (%v); "+
 			"choose another lspName template", ad.att.LSPName, err))
@@ -318,6 +328,12 @@ func (a *Agent) rollback(ad *addition, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ad.log.Warn("ADD failed; undoing its steps", "err", cause)
+	switch {
+	case ad.lspNotWritten:
+		ad.att.Forget(hoststate.StepLSP)
+	case ad.lspWritten:
+		ad.att.Done(hoststate.StepLSP, a.opts.now())
+	}
 	// A short wait for the DPU's unplug: the plugin is waiting for our
 	// answer, and DEL waits longer anyway.
 	if err := a.undo(ctx, ad.att, ad.req, ad.log, rollbackUnplugWait); err != nil {

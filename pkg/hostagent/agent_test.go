@@ -178,6 +178,10 @@ var (
 	moveIn     = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
 	moveOut    = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
 	undoAll    = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
+	// undoUnsure: the create's outcome was unknown, so its delete is
+	// settled; undoNoLSP: the create surely wrote nothing.
+	undoUnsure = []string{moveOut, "nb.delete " + testLSP, "nb.settle " + testLSP, "ipam.del"}
+	undoNoLSP  = []string{moveOut, "ipam.del"}
 	createdLSP = "nb.create " + testLSP
 )
 
@@ -244,15 +248,15 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 			journal: [][]string{{"ipam.add-failed"}, {"ipam.del"}}},
 		{name: "LSP create fails", inject: func(h *harness) { h.nb.createErr = errInjected },
 			code: 11, msgHas: "cannot write logical switch port",
-			journal: [][]string{addSteps, {"nb.create-failed " + testLSP, moveIn}, undoAll}},
+			journal: [][]string{addSteps, {"nb.create-failed " + testLSP, moveIn}, undoUnsure}},
 		{name: "LSP create outcome unknown", inject: func(h *harness) { h.nb.createErr, h.nb.createCommits = errInjected, true },
 			code: 11, msgHas: "cannot write logical switch port",
-			journal: [][]string{addSteps, {createdLSP, "nb.create-failed " + testLSP, moveIn}, undoAll}},
+			journal: [][]string{addSteps, {createdLSP, "nb.create-failed " + testLSP, moveIn}, undoUnsure}},
 		{name: "LSP name taken", inject: func(h *harness) {
 			h.nb.lsps[testLSP] = &nbdb.LogicalSwitchPort{Name: testLSP, ExternalIDs: map[string]string{vifplug.ExtOwner: "node2"}}
 		}, code: 7, msgHas: "already exists in OVN NB and is not this attachment's",
-			// The other owner's LSP stays; the undo's delete skips it.
-			journal: [][]string{addSteps, {"nb.create-taken " + testLSP, moveIn}, undoAll}, keepLSPs: 1},
+			// The other owner's LSP stays: nothing of ours to delete.
+			journal: [][]string{addSteps, {"nb.create-taken " + testLSP, moveIn}, undoNoLSP}, keepLSPs: 1},
 		{name: "VF move fails", inject: func(h *harness) { h.plumber.moveInErr = errInjected },
 			code: 999, msgHas: "move VF " + testDevice,
 			journal: [][]string{addSteps, {createdLSP, "vf.movein-failed ens1f0v3"}, undoAll}},
@@ -265,7 +269,7 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 		{name: "switch missing", conf: []byte(`{"cniVersion":"1.1.0","name":"net1","logicalSwitch":"nope","deviceID":"` + testDevice + `","ipam":{"type":"host-local"}}`),
 			code: 7, msgHas: `logical switch "nope" does not exist`,
 			journal: [][]string{addSteps, {"vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 0 ips 1"},
-				{moveOut, "nb.delete " + testLSP, "ipam.del"}}},
+				undoNoLSP}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,7 +367,7 @@ func TestDelAfterCrashBetweenSteps(t *testing.T) {
 		{"crashed during IPAM", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepIntent},
 			[]string{"ipam.del"}},
 		{"crashed during LSP write and VF move", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepDone,
-			hoststate.StepLSP: hoststate.StepIntent, hoststate.StepVFMoved: hoststate.StepIntent}, undoAll},
+			hoststate.StepLSP: hoststate.StepIntent, hoststate.StepVFMoved: hoststate.StepIntent}, undoUnsure},
 		{"crashed while waiting for the DPU", map[hoststate.StepName]hoststate.StepState{hoststate.StepIPAM: hoststate.StepDone,
 			hoststate.StepLSP: hoststate.StepDone, hoststate.StepVFMoved: hoststate.StepDone}, undoAll},
 	}

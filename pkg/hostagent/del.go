@@ -50,7 +50,7 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
 	var errs []error
 	for _, step := range att.UndoSteps() {
-		if err := a.undoStep(ctx, att, step.Name, req, log, unplugWait); err != nil {
+		if err := a.undoStep(ctx, att, step, req, log, unplugWait); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", step.Name, err))
 			continue
 		}
@@ -65,28 +65,35 @@ func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpu
 	return a.state.Delete(att.Key)
 }
 
-func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.StepName, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
-	switch step {
+func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.Step, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
+	switch step.Name {
 	case hoststate.StepVFMoved:
 		return a.plumber.MoveOut(ctx, netns.MoveOutRequest{PodNetns: att.NetnsPath, IfName: att.Key.IfName,
 			HostNetns: a.cfg.HostNetns, Original: original(att.VF)})
 	case hoststate.StepLSP:
-		return a.removeLSP(ctx, att, log, unplugWait)
+		return a.removeLSP(ctx, att, step.State == hoststate.StepIntent, log, unplugWait)
 	case hoststate.StepIPAM:
 		if att.IPAM == nil {
 			return nil
 		}
 		return a.ipam.Del(ctx, a.ipamRequest(att, req))
 	default:
-		return fmt.Errorf("unknown step %q in attachment state", step)
+		return fmt.Errorf("unknown step %q in attachment state", step.Name)
 	}
 }
 
 // removeLSP deletes the attachment's LSP and waits (bounded) for the DPU
-// to unplug it, so a following ADD on the same VF starts clean.
-func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, log *slog.Logger, unplugWait time.Duration) error {
+// to unplug it, so a following ADD on the same VF starts clean. When the
+// create was never confirmed (unsure: its step only intended), its
+// outcome may still be pending, and the delete is settled too.
+func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, unsure bool, log *slog.Logger, unplugWait time.Duration) error {
 	if err := a.nb.DeleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
 		return fmt.Errorf("delete logical switch port %s: %w", att.LSPName, err)
+	}
+	if unsure {
+		if err := a.nb.SettleDeleted(ctx, att.LSPName, att.AttachmentID); err != nil {
+			return fmt.Errorf("settle the delete of logical switch port %s: %w", att.LSPName, err)
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, unplugWait)
 	defer cancel()

@@ -48,6 +48,10 @@ type Northbound interface {
 	// DeleteOwnLSP deletes the LSP called name only if it carries this
 	// node's owner and attachment; an LSP already gone is success.
 	DeleteOwnLSP(ctx context.Context, name, attachment string) error
+	// SettleDeleted makes sure a create of unknown outcome for this
+	// attachment did not commit after its LSP was deleted: it watches for
+	// the LSP for a while and deletes it again if it shows up.
+	SettleDeleted(ctx context.Context, name, attachment string) error
 	OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error)
 	OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error)
 	// Connected reports whether the session is up.

@@ -213,6 +213,11 @@ func (nb *fakeNB) DeleteOwnLSP(_ context.Context, name, attachment string) error
 	return nil
 }
 
+func (nb *fakeNB) SettleDeleted(_ context.Context, name, _ string) error {
+	nb.j.add("nb.settle %s", name)
+	return nil
+}
+
 func (nb *fakeNB) OwnLSP(_ context.Context, name string) (*nbdb.LogicalSwitchPort, error) {
 	nb.mu.Lock()
 	defer nb.mu.Unlock()

@@ -22,6 +22,9 @@ type northbound struct {
 	s    *conn.Session
 	node string
 	log  *slog.Logger
+	// settleTime bounds the waits that settle unknown outcomes
+	// (takenSettleTime; shorter in tests).
+	settleTime time.Duration
 }
 
 // Connected reports whether the session is up.
@@ -57,7 +60,7 @@ func connectNB(ctx context.Context, cfg conn.Config, node string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &northbound{s: s, node: node, log: log}, nil
+	return &northbound{s: s, node: node, log: log, settleTime: takenSettleTime}, nil
 }
 
 // cache is the latest connection's client, for cache reads and building
@@ -185,7 +188,7 @@ const takenSettleTime = 5 * time.Second
 func (nb *northbound) settleTaken(ctx context.Context, name, attachment string, attempt int, log *slog.Logger) error {
 	wait := time.Duration(0)
 	if attempt > 1 {
-		wait = takenSettleTime
+		wait = nb.settleTime
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -245,6 +248,39 @@ func (nb *northbound) DeleteOwnLSP(ctx context.Context, name, attachment string)
 			return err
 		}
 		nb.log.Warn("NB delete outcome unknown; retrying", "logical_port", name, "attachment", attachment, "attempt", attempt, "err", err)
+	}
+}
+
+// SettleDeleted watches the cache for the settle time: a create whose
+// outcome was unknown may still commit (a RAFT entry the new leader
+// carries over) after DeleteOwnLSP found nothing, and would leave an
+// orphan. The cache holds this node's LSPs, so such a late row shows up
+// there; it is deleted again.
+func (nb *northbound) SettleDeleted(ctx context.Context, name, attachment string) error {
+	wctx, cancel := context.WithTimeout(ctx, nb.settleTime)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-wctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		c, err := nb.s.Wait(wctx)
+		if err != nil {
+			continue // not up again within the window: the next tick says
+		}
+		lsp, err := ownLSP(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		if lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment {
+			nb.log.Warn("a create of unknown outcome committed after its undo; deleting it again", "logical_port", name, "attachment", attachment)
+			if err := nb.DeleteOwnLSP(ctx, name, attachment); err != nil {
+				return err
+			}
+		}
 	}
 }
 

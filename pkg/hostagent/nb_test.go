@@ -137,3 +137,28 @@ func TestDeleteOwnLSP(t *testing.T) {
 		return lsp == nil
 	})
 }
+
+// A create that commits after its undo's delete (a RAFT entry carried over
+// by a new leader) is caught and deleted again.
+func TestSettleDeletedCatchesALateCommit(t *testing.T) {
+	nb, ls, ctx := nbWith(t)
+	nb.settleTime = 2 * time.Second
+	settled := make(chan error, 1)
+	go func() { settled <- nb.SettleDeleted(ctx, "p1", "a1") }()
+	if err := nb.CreateLSP(ctx, ls, lspOf(testNode, "a1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-settled; err != nil {
+		t.Fatal(err)
+	}
+	err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
+		rows, err := ops.SelectByName(ctx, c, nbdb.LogicalSwitchPortTable, "p1", "_uuid")
+		if err == nil && len(rows) != 0 {
+			t.Errorf("the late LSP survived the settle: %d rows", len(rows))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
