@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,8 @@ type Agent struct {
 	// changes by itself; sb() and ovs() are their current clients.
 	sbSession, ovsSession *conn.Session
 	id                    atomic.Pointer[chassisIdentity]
+	// monitoredUUID: the chassis UUID the SB monitor's conditions name.
+	monitoredUUID atomic.Pointer[string]
 	// dbsUp: both sessions are up (their caches filled).
 	dbsUp atomic.Bool
 	// lastReconnect (unix nanoseconds): unplug delays restart from here.
@@ -308,6 +311,7 @@ func (a *Agent) connectSB(ctx context.Context) error {
 		}
 		c.Cache().AddEventHandler(a.eventHandler())
 		id := a.identity()
+		a.monitoredUUID.Store(&id.uuid)
 		ch, pb := &sbdb.Chassis{}, &sbdb.PortBinding{}
 		_, err := c.Monitor(ctx, c.NewMonitor(
 			client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
@@ -378,6 +382,14 @@ func (a *Agent) refreshChassisUUID(ctx context.Context) {
 		id.uuid = uuid
 		a.id.Store(&id)
 	}
+	// Bindings that name this chassis only by UUID (requested_chassis of a
+	// multi-chassis list) are monitored by the UUID of the monitor's time:
+	// after a re-registration a new monitor must name the new one.
+	if monitored := a.monitoredUUID.Load(); uuid != "" && monitored != nil && *monitored != uuid {
+		a.log.Info("chassis UUID changed; monitoring the bindings that name it", "old", *monitored, "new", uuid)
+		a.monitoredUUID.Store(&uuid) // one reconnect per change
+		a.sbSession.Reconnect("chassis " + id.name + " re-registered")
+	}
 }
 
 func (a *Agent) eventHandler() cache.EventHandler {
@@ -386,7 +398,7 @@ func (a *Agent) eventHandler() cache.EventHandler {
 		UpdateFunc: func(string, model.Model, model.Model) { a.kick() },
 		DeleteFunc: func(table string, m model.Model) {
 			if pb, ok := m.(*sbdb.PortBinding); ok && table == sbdb.PortBindingTable {
-				a.goneBindings.note(pb.LogicalPort)
+				a.goneBindings.note(pb.LogicalPort, a.opts.now())
 			}
 			a.kick()
 		},
@@ -394,28 +406,36 @@ func (a *Agent) eventHandler() cache.EventHandler {
 }
 
 // goneSet records logical ports whose binding the server reported deleted
-// (or moved out of this chassis's monitor). Such a port is unplugged at
-// once: unlike an empty cache mid-replay, a delete notification is news
-// from the server. libovsdb's purge on reconnect sends no notifications.
+// (or moved out of this chassis's monitor), and when. Such a port is
+// unplugged at once: unlike an empty cache mid-replay, a delete
+// notification is news from the server. A new connection's initial dump
+// sends no deletions.
 type goneSet struct {
 	mu    sync.Mutex
-	ports map[string]bool
+	ports map[string]time.Time
 }
 
-func (g *goneSet) note(lsp string) {
+func (g *goneSet) note(lsp string, at time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ports == nil {
-		g.ports = map[string]bool{}
+		g.ports = map[string]time.Time{}
 	}
-	g.ports[lsp] = true
+	g.ports[lsp] = at
 }
 
-// take returns the recorded ports and forgets them.
-func (g *goneSet) take() map[string]bool {
+// takeInto moves the recorded ports into marks (the planner's carried
+// ones) and forgets them.
+func (g *goneSet) takeInto(marks map[string]time.Time) map[string]time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	ports := g.ports
+	if len(g.ports) == 0 {
+		return marks
+	}
+	if marks == nil {
+		marks = map[string]time.Time{}
+	}
+	maps.Copy(marks, g.ports)
 	g.ports = nil
-	return ports
+	return marks
 }

@@ -16,9 +16,9 @@ import (
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
-// txnTimeout bounds one OVS transaction; a timeout is retried like any
-// failure.
-const txnTimeout = 30 * time.Second
+// defaultTxnTimeout bounds one OVS transaction; a timeout is retried like
+// any failure.
+const defaultTxnTimeout = 30 * time.Second
 
 // outcome of applying a pass's changes.
 type outcome struct {
@@ -34,7 +34,7 @@ func (a *Agent) apply(ctx context.Context, changes []change) outcome {
 	if len(changes) == 0 {
 		return out
 	}
-	for i, res := range writeChanges(ctx, a.ovs(), a.log, changes) {
+	for i, res := range writeChanges(ctx, a.ovs(), a.log, a.opts.txnTimeout, changes) {
 		a.record(&out, changes[i], res)
 	}
 	if len(out.failed) > 0 {
@@ -73,9 +73,9 @@ func (a *Agent) record(out *outcome, c change, res written) {
 type written struct{ buildErr, txnErr error }
 
 // writeChanges builds every change's operations and writes them all in one
-// commented transaction; if that fails, each change alone, so one bad port
-// cannot hold back the others. The results are in the order of changes.
-func writeChanges(ctx context.Context, c client.Client, log *slog.Logger, changes []change) []written {
+// commented transaction; if the server refuses it, each change alone, so
+// one bad port cannot hold back the others. The results are in the order of changes.
+func writeChanges(ctx context.Context, c client.Client, log *slog.Logger, timeout time.Duration, changes []change) []written {
 	res := make([]written, len(changes))
 	var batch []int // indexes of the changes that were built
 	built := make([][]ovsdb.Operation, len(changes))
@@ -87,11 +87,13 @@ func writeChanges(ctx context.Context, c client.Client, log *slog.Logger, change
 	if len(batch) == 0 {
 		return res
 	}
-	err := transact(ctx, c, changes, built, batch)
-	if err != nil && len(batch) > 1 {
+	err := transact(ctx, c, timeout, changes, built, batch)
+	// Port by port only when the server refused the batch: after a timeout
+	// or a lost connection each retry would wait as long again.
+	if err != nil && len(batch) > 1 && !ops.OutcomeUnknown(err) {
 		log.Warn("batched OVS transaction failed; retrying port by port", "changes", len(batch), "err", err)
 		for _, i := range batch {
-			res[i].txnErr = transact(ctx, c, changes, built, []int{i})
+			res[i].txnErr = transact(ctx, c, timeout, changes, built, []int{i})
 		}
 		return res
 	}
@@ -103,7 +105,7 @@ func writeChanges(ctx context.Context, c client.Client, log *slog.Logger, change
 
 // transact writes the changes at indexes in one transaction whose comment
 // says what they are.
-func transact(ctx context.Context, c client.Client, changes []change, built [][]ovsdb.Operation, indexes []int) error {
+func transact(ctx context.Context, c client.Client, timeout time.Duration, changes []change, built [][]ovsdb.Operation, indexes []int) error {
 	in := make([]change, 0, len(indexes))
 	var txn []ovsdb.Operation
 	for _, i := range indexes {
@@ -113,7 +115,7 @@ func transact(ctx context.Context, c client.Client, changes []change, built [][]
 	txn = append([]ovsdb.Operation{ops.Comment(describeChanges(in))}, txn...)
 	// libovsdb holds a transaction until it has reconnected; a bound keeps
 	// one stuck server from freezing every port's status.
-	ctx, cancel := context.WithTimeout(ctx, txnTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, err := ops.Transact(ctx, c, txn)
 	return err

@@ -2,6 +2,7 @@ package dpuagent
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -40,6 +41,8 @@ type recordingDB struct {
 	database.Database
 	mu   sync.Mutex
 	txns [][]ovsdb.Operation
+	// stall, while open, holds every transaction: a wedged server.
+	stall chan struct{}
 }
 
 func (db *recordingDB) NewTransaction(name string) database.Transaction {
@@ -57,7 +60,11 @@ type recordingTxn struct {
 func (t recordingTxn) Transact(operations ...ovsdb.Operation) ([]*ovsdb.OperationResult, database.Update) {
 	t.db.mu.Lock()
 	t.db.txns = append(t.db.txns, slices.Clone(operations))
+	stall := t.db.stall
 	t.db.mu.Unlock()
+	if stall != nil {
+		<-stall
+	}
 	var rest []ovsdb.Operation
 	for _, op := range operations {
 		if op.Op != ovsdb.OperationComment {
@@ -238,7 +245,7 @@ func (o *testOVS) plan(reqs map[string]request, vfs ...int) plan {
 
 func (o *testOVS) write1(changes []change) []written {
 	o.t.Helper()
-	return writeChanges(o.ctx, o.c, quiet, changes)
+	return writeChanges(o.ctx, o.c, quiet, defaultTxnTimeout, changes)
 }
 
 func noErrors(t *testing.T, res []written) {
@@ -337,7 +344,7 @@ func TestApplyReplugAndUnplug(t *testing.T) {
 
 	// VF 1 now belongs to new-lsp; gone's binding was deleted.
 	in := planCase{reqs: requests(binding{lsp: "new-lsp", attachment: "a2", vf: 1}), ovs: o.state(), reps: reps(1, 2),
-		mem: memory{gone: map[string]bool{"gone": true}}}.input()
+		mem: memory{gone: goneAt(t0, "gone")}}.input()
 	p := planPass(in)
 	if whats := []string{p.changes[0].what(), p.changes[1].what()}; len(p.changes) != 2 ||
 		!slices.Equal(whats, []string{"re-plug rep1", "unplug rep2"}) {
@@ -436,6 +443,42 @@ func TestApplyOneFailingChangeIsNotRetriedAlone(t *testing.T) {
 	}
 	if n := o.db.count() - before; n != 1 {
 		t.Errorf("%d transactions, want 1", n)
+	}
+}
+
+// TestApplyWedgedServerIsNotAskedPortByPort: a batch whose outcome is
+// unknown (the server did not answer in time) is not retried change by
+// change — N more timeouts would stall the loop N times as long — but
+// failed as a whole, for the next pass to retry.
+func TestApplyWedgedServerIsNotAskedPortByPort(t *testing.T) {
+	o := newTestOVS(t)
+	st := o.state()
+	br := bridgeRef{uuid: st.bridge.UUID, name: st.bridge.Name}
+	var changes []change
+	for i := range 3 {
+		lsp, rep := fmt.Sprint("lsp", i), fmt.Sprint("rep", i)
+		changes = append(changes, change{kind: changePlug, lsp: lsp, iface: rep, bridge: br,
+			spec: portSpec(binding{lsp: lsp, vf: i}.request(), rep)})
+	}
+	o.db.mu.Lock()
+	o.db.stall = make(chan struct{})
+	o.db.mu.Unlock()
+	defer close(o.db.stall)
+	before := o.db.count()
+	start := time.Now()
+	const timeout = 500 * time.Millisecond
+	res := writeChanges(o.ctx, o.c, quiet, timeout, changes)
+	// One timeout, not one more per change (4 x 500 ms).
+	if took := time.Since(start); took > timeout*5/2 {
+		t.Errorf("writeChanges took %v against a wedged server, want one timeout of %v", took, timeout)
+	}
+	for i, r := range res {
+		if r.txnErr == nil {
+			t.Errorf("change %d: no error from a wedged server", i)
+		}
+	}
+	if n := o.db.count() - before; n < 1 {
+		t.Errorf("%d transactions reached the wedged server, want the batch", n)
 	}
 }
 

@@ -17,6 +17,12 @@ import (
 var capabilities = []string{"watch-ports", "snapshot-marker", "node-filter", "info"}
 
 // Info answers the gRPC Info call.
+//
+// Unlike WatchPorts, Info is not scoped to the caller's identity: pf_macs
+// lists every PF the devlink table can match. Today a DPU serves the one
+// host its NIC sits in, so those are that host's PFs and nothing of another
+// host's; a NIC shared by several hosts (multi-host) would need the PFs
+// mapped to hosts before they could be scoped, and is not yet supported.
 func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 	id := a.identity()
 	if id.name == "" {
@@ -37,8 +43,12 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 
 // RegisterGRPC serves the agent's gRPC API on s. WatchPorts waits until the
 // agent has synced, so that a watcher's snapshot is never an empty guess.
-func (a *Agent) RegisterGRPC(s *grpc.Server) {
-	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info), synced: a.synced})
+// opts configure the portstatus.Server: with mutual TLS pass
+// portstatus.WithIdentity(tlsutil.PeerIdentity), so that each host sees only
+// the ports it owns; without it the request's node filter is trusted.
+func (a *Agent) RegisterGRPC(s *grpc.Server, opts ...portstatus.Option) {
+	opts = append([]portstatus.Option{portstatus.WithLogger(a.log)}, opts...)
+	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info, opts...), synced: a.synced})
 }
 
 type syncedServer struct {
@@ -47,6 +57,11 @@ type syncedServer struct {
 }
 
 func (s syncedServer) WatchPorts(req *ovndpuv1.WatchPortsRequest, stream grpc.ServerStreamingServer[ovndpuv1.WatchPortsResponse]) error {
+	// A watcher that may not have this stream is told now, not after the
+	// first pass.
+	if _, err := s.Scope(stream.Context(), req.GetNode()); err != nil {
+		return err
+	}
 	select {
 	case <-s.synced:
 	case <-stream.Context().Done():

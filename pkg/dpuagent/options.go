@@ -47,6 +47,7 @@ type options struct {
 	retryMin        time.Duration
 	retryMax        time.Duration
 	probeInterval   time.Duration
+	txnTimeout      time.Duration
 	now             func() time.Time
 }
 
@@ -90,6 +91,7 @@ func newOptions(opts []Option) options {
 		unplugDelay:     time.Second,
 		retryMin:        200 * time.Millisecond,
 		retryMax:        30 * time.Second,
+		txnTimeout:      defaultTxnTimeout,
 		now:             time.Now,
 	}
 	for _, opt := range opts {

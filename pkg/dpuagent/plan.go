@@ -54,10 +54,14 @@ type memory struct {
 	// reconnectedAt: when the databases last answered again after a
 	// break; unplug delays restart from there.
 	reconnectedAt time.Time
-	// gone: logical ports whose binding the server reported deleted since
+	// gone: logical ports whose binding the server reported deleted, and
+	// when. A mark lasts until its interface is unplugged, the port is
+	// requested again, or the unplug delay has passed (the delay then
+	// unplugs anyway): a deletion reported before the interface shows in
+	// the OVS cache must not cost the delay.
 	// the previous pass; their interfaces are unplugged at once. A pass
 	// consumes them: the memory it returns has none.
-	gone map[string]bool
+	gone map[string]time.Time
 }
 
 // seen remembers when a request was first seen, per attachment.
@@ -185,6 +189,7 @@ func planPass(in planInput) plan {
 		p.planPort(rr)
 	}
 	p.planUnplugs()
+	p.keepGone()
 	return p.out
 }
 
@@ -441,13 +446,36 @@ func (p *planner) planUnplugs() {
 			since = in.now
 		}
 		p.out.mem.unwantedSince[iface.Name] = since
-		if due := since.Add(in.cfg.unplugDelay); in.now.Before(due) && !in.mem.gone[lsp] {
+		if due := since.Add(in.cfg.unplugDelay); in.now.Before(due) && !p.gone(lsp) {
 			p.wake(due)
 			continue
 		}
 		port := in.ovs.portOf[iface.UUID] // in the bridge, so it has one
 		p.out.changes = append(p.out.changes, change{kind: changeUnplug, lsp: lsp, iface: iface.Name,
 			oldPort: port.UUID, oldBridge: in.ovs.bridgeRefOf(port)})
+	}
+}
+
+// gone reports whether lsp's binding was reported deleted.
+func (p *planner) gone(lsp string) bool {
+	_, ok := p.in.mem.gone[lsp]
+	return ok
+}
+
+// keepGone carries the deletion marks no unplug used this pass into the
+// next one, until they expire.
+func (p *planner) keepGone() {
+	in := p.in
+	for lsp, at := range in.mem.gone {
+		_, requested := in.requests[lsp]
+		unplugged := slices.ContainsFunc(p.out.changes, func(c change) bool { return c.kind == changeUnplug && c.lsp == lsp })
+		if requested || unplugged || in.now.Sub(at) >= in.cfg.unplugDelay {
+			continue
+		}
+		if p.out.mem.gone == nil {
+			p.out.mem.gone = map[string]time.Time{}
+		}
+		p.out.mem.gone[lsp] = at
 	}
 }
 

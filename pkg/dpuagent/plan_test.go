@@ -408,7 +408,7 @@ func TestPlanBadRequests(t *testing.T) {
 	bad := map[string]string{vifplug.OptVFNum: "seven"}
 	// An interface of lsp1 that nothing holds would be unplugged at once:
 	// its binding was reported deleted and it has been unwanted for long.
-	longUnwanted := memory{unwantedSince: map[string]time.Time{"rep0": t0.Add(-time.Hour)}, gone: map[string]bool{"lsp1": true}}
+	longUnwanted := memory{unwantedSince: map[string]time.Time{"rep0": t0.Add(-time.Hour)}, gone: goneAt(t0, "lsp1")}
 	runPlanCases(t, []planCase{{
 		name:     "invalid options: ERROR naming the option",
 		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, options: bad}),
@@ -626,7 +626,7 @@ func TestPlanOtherOwners(t *testing.T) {
 		reqs:     requests(binding{lsp: "lsp1", vf: 0, mtu: 1400}),
 		ovs:      world(nil, ourRow("rep0", "lsp1", "a1", installed...), ourRow("rep1", "gone", "a9")),
 		reps:     reps(0, 1),
-		mem:      memory{unwantedSince: map[string]time.Time{"rep1": t0.Add(-time.Hour)}, gone: map[string]bool{"gone": true}},
+		mem:      memory{unwantedSince: map[string]time.Time{"rep1": t0.Add(-time.Hour)}, gone: goneAt(t0, "gone")},
 		statuses: map[string]phase{"lsp1": {ready, ""}},
 	}})
 }
@@ -647,13 +647,13 @@ func TestPlanUnplug(t *testing.T) {
 	}, {
 		name:    "at once when the server reported its binding deleted",
 		ovs:     stale,
-		mem:     memory{gone: map[string]bool{"old": true}},
+		mem:     memory{gone: goneAt(t0, "old")},
 		changes: []change{unplugOf("old", "rep0")},
 	}, {
 		name:    "never while this chassis's UUID is unknown",
 		chassis: &unknown,
 		ovs:     stale,
-		mem:     memory{unwantedSince: map[string]time.Time{"rep0": t0.Add(-time.Hour)}, gone: map[string]bool{"old": true}},
+		mem:     memory{unwantedSince: map[string]time.Time{"rep0": t0.Add(-time.Hour)}, gone: goneAt(t0, "old")},
 		notes:   []string{"own Chassis row absent; not unplugging"},
 	}, {
 		name:   "the delay restarts after a reconnect",
@@ -664,11 +664,11 @@ func TestPlanUnplug(t *testing.T) {
 		name: "interfaces of others are never unplugged",
 		ovs: world(nil, row{name: "rep0", ids: map[string]string{vifplug.IfaceID: "x"}},
 			row{name: "rep1", ids: map[string]string{vifplug.IfaceID: "y", vifplug.IfaceOVNPlugged: vifplug.PlugTypeRepresentor}}),
-		mem: memory{gone: map[string]bool{"x": true, "y": true}},
+		mem: memory{gone: goneAt(t0, "x", "y")},
 	}, {
 		name:    "several unplugs come in interface order",
 		ovs:     world(nil, ourRow("rep2", "c", ""), ourRow("rep0", "a", ""), ourRow("rep1", "b", "")),
-		mem:     memory{gone: map[string]bool{"a": true, "b": true, "c": true}},
+		mem:     memory{gone: goneAt(t0, "a", "b", "c")},
 		changes: []change{unplugOf("a", "rep0"), unplugOf("b", "rep1"), unplugOf("c", "rep2")},
 	}})
 }
@@ -743,7 +743,7 @@ func TestPlanIsPure(t *testing.T) {
 		ovs:  world(nil, ourRow("rep0", "b", "a1", installed...), ourRow("rep5", "x", ""), ourRow("rep6", "y", "")),
 		reps: reps(0, 1, 5, 6),
 		mem: memory{firstSeen: map[string]seen{"c": {attachment: "a3", at: t0.Add(-time.Second)}, "zz": {at: t0}},
-			unwantedSince: map[string]time.Time{"rep5": t0.Add(-time.Hour)}, gone: map[string]bool{"y": true}},
+			unwantedSince: map[string]time.Time{"rep5": t0.Add(-time.Hour)}, gone: goneAt(t0, "y")},
 	}
 	in := tc.input()
 	memBefore := fmt.Sprint(in.mem)
@@ -777,5 +777,43 @@ func TestPlanNotesAreLogged(t *testing.T) {
 	out := planPass(tc.input())
 	if len(out.notes) != 1 || out.notes[0].level != slog.LevelWarn || !slices.Contains(out.notes[0].args, any("rep0")) {
 		t.Errorf("notes %+v, want one warning naming rep0", out.notes)
+	}
+}
+
+// goneAt is a gone set of the logical ports, reported at t.
+func goneAt(t time.Time, lsps ...string) map[string]time.Time {
+	gone := map[string]time.Time{}
+	for _, lsp := range lsps {
+		gone[lsp] = t
+	}
+	return gone
+}
+
+// A deletion reported before the interface shows in the OVS cache (the
+// plug's cache update still on its way) must still unplug at once when it
+// does, and marks must not pile up.
+func TestPlanGoneMarksLastUntilUsed(t *testing.T) {
+	in := planCase{ovs: world(nil), mem: memory{gone: goneAt(t0, "old")}}.input()
+	out := planPass(in)
+	if _, ok := out.mem.gone["old"]; !ok || len(out.changes) != 0 {
+		t.Fatalf("no interface yet: changes %v, marks %v; want the mark carried", out.changes, out.mem.gone)
+	}
+	in.ovs, in.mem, in.now = world(nil, ourRow("rep0", "old", "a1")), out.mem, t0.Add(unplugDelay/10)
+	out = planPass(in)
+	if len(out.changes) != 1 || out.changes[0].kind != changeUnplug {
+		t.Fatalf("interface shown: changes %v, want the unplug at once", out.changes)
+	}
+	if len(out.mem.gone) != 0 {
+		t.Errorf("marks %v after the unplug used it, want none", out.mem.gone)
+	}
+	// A mark nothing uses expires after the unplug delay.
+	in = planCase{ovs: world(nil), mem: memory{gone: goneAt(t0, "never")}, now: t0.Add(unplugDelay)}.input()
+	if out = planPass(in); len(out.mem.gone) != 0 {
+		t.Errorf("marks %v after the unplug delay, want them expired", out.mem.gone)
+	}
+	// A port requested again drops its mark.
+	in = planCase{reqs: requests(binding{lsp: "back", vf: 1}), ovs: world(nil), mem: memory{gone: goneAt(t0, "back")}}.input()
+	if out = planPass(in); len(out.mem.gone) != 0 {
+		t.Errorf("marks %v for a requested port, want none", out.mem.gone)
 	}
 }

@@ -37,7 +37,7 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 		return false
 	}
 	mem := a.mem
-	mem.reconnectedAt, mem.gone = a.reconnectedAt(), a.goneBindings.take()
+	mem.reconnectedAt, mem.gone = a.reconnectedAt(), a.goneBindings.takeInto(mem.gone)
 	p.plan = planPass(planInput{chassis: p.id, requests: p.reqs, ovs: p.st, reps: a.table, now: a.opts.now(), mem: mem,
 		cfg: a.planConfig()})
 	a.mem = p.mem

@@ -182,3 +182,27 @@ func (e *env) waitLogCount(t *testing.T, s string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestMultiChassisBindingAfterReRegistration: a binding that names this
+// chassis only as an additional one (requested-chassis=other,<us>) reaches
+// the agent only through the monitor condition on the chassis UUID; after
+// chassis-del and re-registration (a new UUID) a new such binding must
+// still reach it.
+func TestMultiChassisBindingAfterReRegistration(t *testing.T) {
+	e := setup(t)
+	vfs := testbed.Must(e.bed.AddVFs(e.ctx, 0, []int{0, 1}, testbed.VFOptions{}))(t)
+	multi := "requested-chassis=elsewhere," + e.bed.Chassis
+	testbed.Must(0, e.bed.RequestRepresentor(e.ctx, "net1", "m0", vfs[0], "", multi))(t)
+	e.waitPlugged(t, vfs[0].Representor)
+	oldUUID := testbed.Must(e.bed.SBCtl(e.ctx, "--bare", "--columns=_uuid", "find", "Chassis", "name="+e.bed.Chassis))(t)
+	testbed.Must(e.bed.SBCtl(e.ctx, "chassis-del", e.bed.Chassis))(t)
+	testbed.Must(0, testbed.Eventually(e.ctx, waitLong, "chassis re-registered", func() error {
+		uuid, err := e.bed.SBCtl(e.ctx, "--bare", "--columns=_uuid", "find", "Chassis", "name="+e.bed.Chassis)
+		if err == nil && (uuid == "" || uuid == oldUUID) {
+			err = fmt.Errorf("chassis UUID %q", uuid)
+		}
+		return err
+	}))(t)
+	testbed.Must(0, e.bed.RequestRepresentor(e.ctx, "net1", "m1", vfs[1], "", multi))(t)
+	e.waitPlugged(t, vfs[0].Representor, vfs[1].Representor)
+}

@@ -66,6 +66,8 @@ type Session struct {
 	changed    chan struct{}
 	upSince    time.Time
 
+	reconnect chan string // Reconnect's reason, to watch
+
 	stop context.CancelFunc // set by Open
 	done chan struct{}      // closed when Open's Run returns
 }
@@ -113,7 +115,7 @@ func NewSession(dbModel model.ClientDBModel, cfg Config, setup Setup, log *slog.
 		setup = func(context.Context, client.Client) error { return nil }
 	}
 	return &Session{model: dbModel, cfg: cfg.withDefaults(), setup: setup, log: log.With("database", dbModel.Name()), base: log,
-		remotes: slices.Clone(cfg.Remotes), changed: make(chan struct{})}, nil
+		remotes: slices.Clone(cfg.Remotes), changed: make(chan struct{}), reconnect: make(chan string, 1)}, nil
 }
 
 func (c Config) withDefaults() Config {
@@ -139,8 +141,8 @@ func (s *Session) Run(ctx context.Context) error {
 			return err
 		}
 		s.publish(c, endpoint)
-		reason := s.watch(ctx, c)
-		s.retire(c, endpoint, reason)
+		reason, requested := s.watch(ctx, c)
+		s.retire(c, endpoint, reason, !requested)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -232,14 +234,15 @@ func (s *Session) publish(c client.Client, endpoint string) {
 	s.log.Info("OVSDB session up", "endpoint", endpoint)
 }
 
-// retire marks the session down and closes c; endpoint goes to the back of
-// the line, so the next round starts with the other remotes.
-func (s *Session) retire(c client.Client, endpoint, reason string) {
+// retire marks the session down and closes c; unless the reconnect was
+// asked for, endpoint goes to the back of the line, so the next round
+// starts with the other remotes.
+func (s *Session) retire(c client.Client, endpoint, reason string, demote bool) {
 	s.mu.Lock()
 	s.up = false
 	s.connCancel()
 	s.notifyLocked()
-	if i := slices.Index(s.remotes, endpoint); i >= 0 && len(s.remotes) > 1 {
+	if i := slices.Index(s.remotes, endpoint); demote && i >= 0 && len(s.remotes) > 1 {
 		s.remotes = append(append(s.remotes[:i:i], s.remotes[i+1:]...), endpoint)
 	}
 	s.mu.Unlock()
@@ -321,8 +324,9 @@ func (s *Session) dial(ctx context.Context, remote string) (client.Client, error
 
 // watch returns why c stopped being usable: the server went away (or, as
 // a RAFT leader, lost leadership: libovsdb disconnects then), an echo went
-// unanswered for the probe interval, or ctx ended ("").
-func (s *Session) watch(ctx context.Context, c client.Client) string {
+// unanswered for the probe interval, Reconnect asked (requested), or ctx
+// ended ("").
+func (s *Session) watch(ctx context.Context, c client.Client) (reason string, requested bool) {
 	probeFailed := make(chan string, 1)
 	pctx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
@@ -343,11 +347,23 @@ func (s *Session) watch(ctx context.Context, c client.Client) string {
 	}()
 	select {
 	case <-ctx.Done():
-		return ""
+		return "", false
 	case <-c.DisconnectNotify():
-		return "connection closed"
+		return "connection closed", false
 	case reason := <-probeFailed:
-		return reason
+		return reason, false
+	case reason := <-s.reconnect:
+		return reason, true
+	}
+}
+
+// Reconnect gives the current connection up and makes a new one, for a
+// client whose monitor conditions changed (the new connection's Setup
+// builds them afresh). The same remote may serve it again.
+func (s *Session) Reconnect(reason string) {
+	select {
+	case s.reconnect <- reason:
+	default: // one is pending already
 	}
 }
 
