@@ -95,6 +95,9 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		if err := a.undo(ctx, prev, ad.req, ad.log, a.opts.delTimeout); err != nil {
 			return err
 		}
+		if prev.UnplugPending {
+			return unplugPendingError(prev)
+		}
 	case !errors.Is(err, hoststate.ErrNotFound):
 		// Overwriting it would forget what it recorded: make DEL deal with it.
 		return fmt.Errorf("existing attachment state for %s is unreadable; DEL it first: %w", key, err)
@@ -144,12 +147,47 @@ func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) err
 	}
 	for _, att := range all {
 		held, _ := sysfs.NormalizePCIAddress(att.DeviceID)
-		if att.Key != key && held == deviceID {
-			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is still held by attachment %s (container %s, %s)",
-				deviceID, att.AttachmentID, att.Key.ContainerID, att.Key.IfName), "")
+		if held != deviceID || att.Key == key {
+			continue
 		}
+		if att.UnplugPending {
+			if !a.unplugConfirmed(context.Background(), att, 0) {
+				return unplugPendingError(att)
+			}
+			// Confirmed since its DEL: the record has done its job.
+			if err := a.state.Delete(att.Key); err != nil {
+				return fmt.Errorf("forget attachment %s, unplugged: %w", att.AttachmentID, err)
+			}
+			continue
+		}
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is still held by attachment %s (container %s, %s)",
+			deviceID, att.AttachmentID, att.Key.ContainerID, att.Key.IfName), "")
 	}
 	return nil
+}
+
+// plumbingCode is the CNI code of a failed VF move: a bad CNI_NETNS or
+// CNI_IFNAME is the runtime's (4), a name or VF that is busy may clear up
+// (11), a VF gone from the host is a VF lookup failure (102), the rest is
+// the kernel's (5).
+func plumbingCode(err error) uint {
+	switch {
+	case errors.Is(err, netns.ErrNetnsNotFound), errors.Is(err, netns.ErrNotNetns), errors.Is(err, netns.ErrInvalidRequest):
+		return types.ErrInvalidEnvironmentVariables
+	case errors.Is(err, netns.ErrNameTaken):
+		return types.ErrTryAgainLater
+	case errors.Is(err, netns.ErrLinkNotFound):
+		return codeVFLookup
+	default:
+		return types.ErrIOFailure
+	}
+}
+
+// unplugPendingError: the VF's previous attachment was deleted but the DPU
+// has not confirmed its representor unplugged; try again later.
+func unplugPendingError(att *hoststate.Attachment) error {
+	return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is still being unplugged on the DPU for attachment %s "+
+		"(logical port %s, container %s, %s)", att.DeviceID, att.AttachmentID, att.LSPName, att.Key.ContainerID, att.Key.IfName), "")
 }
 
 func (a *Agent) newAttachment(ad *addition, key hoststate.Key) *hoststate.Attachment {
@@ -297,7 +335,8 @@ func (a *Agent) moveVF(ctx context.Context, ad *addition) error {
 		MAC: ad.mac, MTU: ad.conf.MTU, IPs: ad.res.IPs, Routes: ad.res.Routes,
 	})
 	if err != nil {
-		return fmt.Errorf("move VF %s (%s) into %s as %s: %w", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname, err)
+		msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
+		return types.NewError(plumbingCode(err), msg, err.Error())
 	}
 	return nil
 }
@@ -312,6 +351,10 @@ func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
 	case errors.Is(err, dpuclient.ErrRejected):
 		return types.NewError(codeRejected, "the DPU rejected the attachment: "+st.Reason,
 			fmt.Sprintf("logical port %s, attachment %s, DPU chassis phase %v", ad.att.LSPName, ad.att.AttachmentID, st.Phase))
+	case errors.Is(err, dpuclient.ErrUnreachable):
+		// No verdict can arrive over a dead stream: try again later.
+		return types.NewError(types.ErrTryAgainLater, err.Error(),
+			fmt.Sprintf("logical port %s, attachment %s: the DPU's verdict cannot reach this host", ad.att.LSPName, ad.att.AttachmentID))
 	default:
 		return types.NewError(codeNotReady, fmt.Sprintf("not ready within timeoutSeconds=%d: %v", ad.conf.TimeoutSeconds, err), "")
 	}

@@ -174,10 +174,10 @@ func (h *harness) wantNothingLeft() {
 const testLSP = testNode + "_c1_eth0"
 
 var (
-	addSteps   = []string{"ipam.add 10.0.0.2/24"}
-	moveIn     = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
-	moveOut    = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
-	undoAll    = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
+	addSteps = []string{"ipam.add 10.0.0.2/24"}
+	moveIn   = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
+	moveOut  = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
+	undoAll  = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
 	// undoUnsure: the create's outcome was unknown, so its delete is
 	// settled; undoNoLSP: the create surely wrote nothing.
 	undoUnsure = []string{moveOut, "nb.delete " + testLSP, "nb.settle " + testLSP, "ipam.del"}
@@ -258,13 +258,16 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 			// The other owner's LSP stays: nothing of ours to delete.
 			journal: [][]string{addSteps, {"nb.create-taken " + testLSP, moveIn}, undoNoLSP}, keepLSPs: 1},
 		{name: "VF move fails", inject: func(h *harness) { h.plumber.moveInErr = errInjected },
-			code: 999, msgHas: "move VF " + testDevice,
+			code: 5, msgHas: "cannot move VF " + testDevice,
 			journal: [][]string{addSteps, {createdLSP, "vf.movein-failed ens1f0v3"}, undoAll}},
 		{name: "DPU rejects", inject: func(h *harness) { h.dpu.rejectReason = "no representor for pf-mac 0c:42:a1:00:00:01 vf-num 3" },
 			code: 100, msgHas: "no representor for pf-mac",
 			journal: [][]string{addSteps, {createdLSP, moveIn}, {"dpu.error " + testLSP}, undoAll}},
 		{name: "not ready in time", inject: func(h *harness) { h.dpu.pending = "waiting for ovn-controller to claim the binding" },
 			conf: netConf(`,"timeoutSeconds":1`), code: 101, msgHas: "waiting for ovn-controller to claim",
+			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
+		{name: "DPU unreachable", inject: func(h *harness) { h.dpu.unreachable = "keepalive ping failed to receive ACK within timeout" },
+			code: 11, msgHas: "DPU agent at 192.0.2.2:50151 unreachable for 5s: keepalive ping failed",
 			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
 		{name: "switch missing", conf: []byte(`{"cniVersion":"1.1.0","name":"net1","logicalSwitch":"nope","deviceID":"` + testDevice + `","ipam":{"type":"host-local"}}`),
 			code: 7, msgHas: `logical switch "nope" does not exist`,
@@ -338,7 +341,7 @@ func TestDelResumesWhereItStopped(t *testing.T) {
 	h.mustAdd("c1")
 	h.nb.deleteErr = errInjected
 	_, e := h.call(request("DEL", "c1", netConf("")))
-	wantCode(t, e, 999, "undo lsp")
+	wantCode(t, e, 11, "undo lsp")
 	h.wantJournal([]string{moveOut, "nb.delete-failed " + testLSP, "ipam.del"})
 	st, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"})
 	if err != nil {
@@ -506,7 +509,7 @@ func TestGCReportsUnreadableState(t *testing.T) {
 	}
 	gc := []byte(`{"cniVersion":"1.1.0","name":"net1","cni.dev/valid-attachments":[]}`)
 	_, e := h.call(&ovndpuv1.CNIRequest{Command: "GC", Path: "/opt/cni/bin", Config: gc})
-	wantCode(t, e, 999, "k.broken")
+	wantCode(t, e, 11, "k.broken")
 	h.wantJournal(undoAll)
 	if h.nb.count() != 0 {
 		t.Error("GC stopped at the unreadable record instead of removing the stale attachment")
@@ -537,6 +540,69 @@ func TestNewNeedsItsCollaborators(t *testing.T) {
 			_, err := New(tc.cfg, tc.opts...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("New: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// A VF whose previous attachment's unplug the DPU has not confirmed stays
+// claimed: the next ADD would meet the old binding on the DPU.
+func TestVFClaimedUntilTheUnplugIsConfirmed(t *testing.T) {
+	h := newHarness(t)
+	h.mustAdd("c1")
+	first := h.nb.lsp(testLSP).ExternalIDs[vifplug.ExtAttachment]
+	h.dpu.unplugSlow.Store(true)
+	for range 2 { // DEL succeeds, also when repeated
+		if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+			t.Fatalf("DEL with the unplug unconfirmed: %v", e)
+		}
+	}
+	st, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"})
+	if err != nil || !st.UnplugPending || len(st.Steps) != 0 {
+		t.Fatalf("state after DEL: %+v (%v), want only the pending unplug", st, err)
+	}
+	if h.nb.count() != 0 || h.plumber.placed() != 0 || h.ipam.leased() != 0 {
+		t.Errorf("DEL left LSPs %d, placed VFs %d, leases %d", h.nb.count(), h.plumber.placed(), h.ipam.leased())
+	}
+	_, e := h.add("c2", netConf(""))
+	wantCode(t, e, 11, "still being unplugged on the DPU for attachment "+first)
+	h.dpu.unplugSlow.Store(false) // the DPU reports the old port gone
+	if _, e := h.add("c2", netConf("")); e != nil {
+		t.Fatalf("ADD once the unplug is confirmed: %v", e)
+	}
+	if _, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"}); err == nil {
+		t.Error("the old attachment's record outlived the confirmation")
+	}
+}
+
+// DEL must finish when the VF cannot be found where it was left: at home
+// under another name (found by PCI address and renamed back), or nowhere
+// at all (its step dropped, logged).
+func TestDelFindsOrForgetsALostVF(t *testing.T) {
+	for name, tc := range map[string]struct {
+		sysfs   func(h *harness)
+		journal []string
+	}{
+		"renamed at home": {func(h *harness) {
+			vf := h.vfs[testDevice]
+			vf.Netdev = "eth7"
+			h.vfs[testDevice] = vf
+		}, []string{"vf.moveout-lost ens1f0v3", "vf.moveout ens1f0v3 (home as eth7) mac 0e:00:00:00:00:05 mtu 1500",
+			"nb.delete " + testLSP, "ipam.del"}},
+		"gone": {func(h *harness) { delete(h.vfs, testDevice) },
+			[]string{"vf.moveout-lost ens1f0v3", "nb.delete " + testLSP, "ipam.del"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.mustAdd("c1")
+			h.plumber.lost = true // neither by name nor by alias
+			tc.sysfs(h)
+			if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
+				t.Fatalf("DEL: %v", e)
+			}
+			h.wantJournal(tc.journal)
+			if _, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"}); err == nil {
+				t.Error("the attachment's state outlived its DEL")
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netns"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -38,7 +39,12 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	if err := a.waitReady(ctx); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
 	}
-	return a.undo(ctx, att, req, log.With("logical_port", att.LSPName, "attachment", att.AttachmentID), a.opts.delTimeout)
+	if err := a.undo(ctx, att, req, log.With("logical_port", att.LSPName, "attachment", att.AttachmentID), a.opts.delTimeout); err != nil {
+		// What is left is recorded; a retried DEL resumes there.
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("DEL of attachment %s (logical port %s) could not undo every step yet",
+			att.AttachmentID, att.LSPName), err.Error())
+	}
+	return nil
 }
 
 // undo reverses the recorded steps, latest first, forgetting each one
@@ -50,7 +56,7 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
 	var errs []error
 	for _, step := range att.UndoSteps() {
-		if err := a.undoStep(ctx, att, step, req, log, unplugWait); err != nil {
+		if err := a.undoStep(ctx, att, step, req); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", step.Name, err))
 			continue
 		}
@@ -62,16 +68,30 @@ func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpu
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if att.UnplugPending && !a.unplugConfirmed(ctx, att, unplugWait) {
+		// DEL succeeds (the runtime must not retry it for ever), but the
+		// record keeps the VF claimed until the DPU confirms.
+		log.Warn("DPU did not confirm the unplug in time; the VF stays claimed until it does", "wait", unplugWait)
+		return nil
+	}
+	att.UnplugPending = false
 	return a.state.Delete(att.Key)
 }
 
-func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.Step, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
+// unplugConfirmed waits up to wait for the DPU to report att's port gone
+// (UNPLUGGED, or absent from a complete snapshot); wait 0 only looks.
+func (a *Agent) unplugConfirmed(ctx context.Context, att *hoststate.Attachment, wait time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return a.dpu.WaitGone(wctx, att.LSPName, att.AttachmentID) == nil
+}
+
+func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.Step, req *ovndpuv1.CNIRequest) error {
 	switch step.Name {
 	case hoststate.StepVFMoved:
-		return a.plumber.MoveOut(ctx, netns.MoveOutRequest{PodNetns: att.NetnsPath, IfName: att.Key.IfName,
-			HostNetns: a.cfg.HostNetns, Original: original(att.VF)})
+		return a.bringVFHome(ctx, att)
 	case hoststate.StepLSP:
-		return a.removeLSP(ctx, att, step.State == hoststate.StepIntent, log, unplugWait)
+		return a.removeLSP(ctx, att, step.State == hoststate.StepIntent)
 	case hoststate.StepIPAM:
 		if att.IPAM == nil {
 			return nil
@@ -82,11 +102,12 @@ func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step ho
 	}
 }
 
-// removeLSP deletes the attachment's LSP and waits (bounded) for the DPU
-// to unplug it, so a following ADD on the same VF starts clean. When the
-// create was never confirmed (unsure: its step only intended), its
-// outcome may still be pending, and the delete is settled too.
-func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, unsure bool, log *slog.Logger, unplugWait time.Duration) error {
+// removeLSP deletes the attachment's LSP; undo then waits (bounded) for
+// the DPU to confirm the unplug, so a following ADD on the same VF starts
+// clean. When the create was never confirmed (unsure: its step only
+// intended), its outcome may still be pending, and the delete is settled
+// too.
+func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, unsure bool) error {
 	if err := a.nb.DeleteOwnLSP(ctx, att.LSPName, att.AttachmentID); err != nil {
 		return fmt.Errorf("delete logical switch port %s: %w", att.LSPName, err)
 	}
@@ -95,12 +116,38 @@ func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, unsure
 			return fmt.Errorf("settle the delete of logical switch port %s: %w", att.LSPName, err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, unplugWait)
-	defer cancel()
-	if err := a.dpu.WaitGone(wctx, att.LSPName, att.AttachmentID); err != nil {
-		log.Warn("DPU did not confirm the unplug in time; continuing", "err", err)
-	}
+	att.UnplugPending = true
 	return nil
+}
+
+// bringVFHome moves the VF back from the pod. A VF that is at home under
+// neither its recorded name nor our alias (renamed after a reboot, or a
+// crash between the rename and the alias) is looked up by its PCI address;
+// one that exists nowhere (numvfs changed, netdev not back yet) is logged
+// and its step dropped: DEL must not fail for ever on it, and the next ADD
+// looks the VF up afresh.
+func (a *Agent) bringVFHome(ctx context.Context, att *hoststate.Attachment) error {
+	req := netns.MoveOutRequest{PodNetns: att.NetnsPath, IfName: att.Key.IfName, HostNetns: a.cfg.HostNetns, Original: original(att.VF)}
+	err := a.plumber.MoveOut(ctx, req)
+	if !errors.Is(err, netns.ErrLinkNotFound) {
+		return err
+	}
+	vf, lerr := a.vfs.LookupVF(att.DeviceID)
+	switch {
+	case lerr == nil && vf.Netdev != "" && vf.Netdev != att.VF.HostNetdev:
+		a.log.Info("VF found at home under another name by its PCI address; restoring it", "device_id", att.DeviceID,
+			"found", vf.Netdev, "recorded", att.VF.HostNetdev)
+		req.HomeName = vf.Netdev
+		return a.plumber.MoveOut(ctx, req)
+	case lerr == nil:
+		return err // where sysfs says it is, and still not found: retry
+	case errors.Is(lerr, sysfs.ErrNoDevice), errors.Is(lerr, sysfs.ErrNoNetdev):
+		a.log.Warn("VF exists nowhere; dropping its move-out", "device_id", att.DeviceID, "recorded", att.VF.HostNetdev,
+			"attachment", att.AttachmentID, "err", errors.Join(err, lerr))
+		return nil
+	default:
+		return errors.Join(err, lerr)
+	}
 }
 
 func original(vf hoststate.VF) netns.Original {

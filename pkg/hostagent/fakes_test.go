@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 
@@ -54,7 +55,7 @@ type fakeVFs map[string]sysfs.VF
 func (f fakeVFs) LookupVF(pci string) (sysfs.VF, error) {
 	vf, ok := f[pci]
 	if !ok {
-		return sysfs.VF{}, fmt.Errorf("%s: %w", pci, sysfs.ErrNotVF)
+		return sysfs.VF{}, fmt.Errorf("%s: %w", pci, sysfs.ErrNoDevice)
 	}
 	return vf, nil
 }
@@ -67,6 +68,9 @@ type fakePlumber struct {
 	moveInErr  error
 	moveOutErr error
 	checkErr   error
+	// lost: the VF is at home under neither its name nor our alias; only
+	// a MoveOut naming where sysfs found it succeeds.
+	lost bool
 }
 
 func podKey(netnsPath, ifName string) string { return netnsPath + "/" + ifName }
@@ -90,9 +94,17 @@ func (p *fakePlumber) MoveOut(_ context.Context, req netns.MoveOutRequest) error
 		p.j.add("vf.moveout-failed %s", req.Original.Name)
 		return p.moveOutErr
 	}
+	if p.lost && req.HomeName == "" {
+		p.j.add("vf.moveout-lost %s", req.Original.Name)
+		return fmt.Errorf("%w: VF %q by name or alias", netns.ErrLinkNotFound, req.Original.Name)
+	}
 	// Like the real plumber: a VF already home is success.
 	delete(p.inPod, podKey(req.PodNetns, req.IfName))
-	p.j.add("vf.moveout %s mac %s mtu %d", req.Original.Name, req.Original.MAC, req.Original.MTU)
+	home := ""
+	if req.HomeName != "" {
+		home = " (home as " + req.HomeName + ")"
+	}
+	p.j.add("vf.moveout %s%s mac %s mtu %d", req.Original.Name, home, req.Original.MAC, req.Original.MTU)
 	return nil
 }
 
@@ -260,6 +272,10 @@ type fakeDPU struct {
 	j            *journal
 	rejectReason string
 	pending      string // when set, WaitReady blocks and then reports this
+	unreachable  string // when set, WaitReady reports the stream down for this reason
+	// unplugSlow: the DPU does not confirm unplugs (WaitGone waits out
+	// its context).
+	unplugSlow atomic.Bool
 }
 
 func (d *fakeDPU) Run(ctx context.Context) { <-ctx.Done() }
@@ -275,6 +291,8 @@ func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndp
 		st.Phase, st.Reason = ovndpuv1.Phase_PHASE_ERROR, d.rejectReason
 		d.j.add("dpu.error %s", lsp)
 		return st, fmt.Errorf("%w: %s", dpuclient.ErrRejected, d.rejectReason)
+	case d.unreachable != "":
+		return nil, fmt.Errorf("DPU agent at 192.0.2.2:50151 %w for 5s: %s", dpuclient.ErrUnreachable, d.unreachable)
 	case d.pending != "":
 		<-ctx.Done()
 		return nil, fmt.Errorf("%w: PENDING: %s", dpuclient.ErrNotReady, d.pending)
@@ -284,4 +302,10 @@ func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndp
 	return st, nil
 }
 
-func (d *fakeDPU) WaitGone(context.Context, string, string) error { return nil }
+func (d *fakeDPU) WaitGone(ctx context.Context, lsp, _ string) error {
+	if d.unplugSlow.Load() {
+		<-ctx.Done()
+		return fmt.Errorf("logical port %s still plugged on the DPU", lsp)
+	}
+	return nil
+}

@@ -46,7 +46,11 @@ func (a *Agent) gc(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logg
 		errs = append(errs, a.del(ctx, del, log))
 	}
 	errs = append(errs, a.gcOrphanLSPs(ctx, conf.Name, valid, log))
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		// Whatever GC could not remove yet stays recorded for the next GC.
+		return types.NewError(types.ErrTryAgainLater, "GC could not remove every stale attachment of network "+conf.Name+" yet", err.Error())
+	}
+	return nil
 }
 
 // gcOrphanLSPs deletes this node's LSPs of network that neither a valid

@@ -93,6 +93,11 @@ type Attachment struct {
 	PodName       string `json:"podName,omitempty"`
 	VF            VF     `json:"vf"`
 	IPAM          *IPAM  `json:"ipam,omitempty"`
+	// UnplugPending: the LSP is deleted but the DPU has not confirmed the
+	// representor's unplug yet. The record (with no steps left) keeps the
+	// VF claimed until it does: a new attachment on the VF would otherwise
+	// meet the old binding on the DPU.
+	UnplugPending bool `json:"unplugPending,omitempty"`
 	// Steps is in the order the steps were first recorded.
 	Steps     []Step    `json:"steps,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`

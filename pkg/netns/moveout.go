@@ -51,7 +51,7 @@ func (p *Plumber) MoveOut(ctx context.Context, req MoveOutRequest) error {
 			return err
 		}
 	}
-	return p.settleHome(ctx, log, host, req.Original)
+	return p.settleHome(ctx, log, host, req.Original, req.HomeName)
 }
 
 // openPodForDel treats a namespace that no longer exists, or whose bind
@@ -195,10 +195,11 @@ func restoreRoutes(pod place, name string, routes []netlink.Route) error {
 	})
 }
 
-// settleHome finds the VF in the host namespace, by name or else by the
-// alias MoveIn gave it, and restores its name, alias, MAC and MTU.
-func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, orig Original) error {
-	st, err := findHome(host, orig.Name)
+// settleHome finds the VF in the host namespace, by name, else by the
+// alias MoveIn gave it, else as homeName, and restores its name, alias,
+// MAC and MTU.
+func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, orig Original, homeName string) error {
+	st, err := findHome(host, orig.Name, homeName)
 	if err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, 
 	return nil
 }
 
-func findHome(host place, name string) (linkState, error) {
+func findHome(host place, name, homeName string) (linkState, error) {
 	var st linkState
 	err := host.ns.Do(func(ns.NetNS) error {
 		l, err := linkByName(name)
@@ -242,7 +243,7 @@ func findHome(host place, name string) (linkState, error) {
 			return fmt.Errorf("list links in %s: %w", host.desc, err)
 		}
 		for _, l := range links {
-			if l.Attrs().Alias == name {
+			if l.Attrs().Alias == name || (homeName != "" && l.Attrs().Name == homeName) {
 				st = stateOf(l)
 				return nil
 			}

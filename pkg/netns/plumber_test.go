@@ -440,3 +440,25 @@ func TestMoveOutPodPathNoLongerNetns(t *testing.T) {
 	}
 	wantHome(t, b.host, b.vf)
 }
+
+// A VF back home under a name of its own and without our alias (renamed
+// after a reboot) is found as HomeName, which the caller takes from the
+// VF's PCI address, and renamed back.
+func TestMoveOutFindsTheVFAsHomeName(t *testing.T) {
+	b := newBed(t)
+	if _, err := b.p.MoveIn(context.Background(), b.moveInReq(t)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ip", "netns", "del", b.pod.name)
+	other := linkPrefix + randHex(t, 4) + "x"
+	makeVeth(t, b.host, vf{name: other, mac: randMAC(t), mtu: 1450}, linkPrefix+randHex(t, 4)+"p")
+	req := b.moveOutReq(b.original())
+	if err := b.p.MoveOut(context.Background(), req); !errors.Is(err, ErrLinkNotFound) {
+		t.Fatalf("MoveOut without HomeName: %v, want ErrLinkNotFound", err)
+	}
+	req.HomeName = other
+	if err := b.p.MoveOut(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	wantHome(t, b.host, b.vf)
+}

@@ -52,6 +52,10 @@ type MoveOutRequest struct {
 	IfName    string
 	HostNetns string // as in MoveInRequest
 	Original  Original
+	// HomeName is where the VF is at home when it is there under neither
+	// Original.Name nor our alias (renamed after a reboot, say): the
+	// caller finds it by PCI address. It is renamed back.
+	HomeName string
 }
 
 func (r MoveInRequest) validate() error {
