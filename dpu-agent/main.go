@@ -28,6 +28,7 @@ type flags struct {
 	representorWait                                                                      time.Duration
 	probeInterval                                                                        time.Duration
 	tls                                                                                  cmdutil.TLSFlags
+	keepalive                                                                            cmdutil.KeepaliveFlags
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -48,6 +49,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
 		"echo OVSDB servers this often; one silent that long is left for the next remote")
 	f.tls.Register(fs)
+	f.keepalive.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -56,7 +58,7 @@ func parseFlags(args []string) (flags, error) {
 		fmt.Println(version.Version)
 		os.Exit(0)
 	}
-	return f, nil
+	return f, f.keepalive.Validate()
 }
 
 func main() {
@@ -89,8 +91,8 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpc.Creds(creds))
-	agent.RegisterGRPC(srv)
+	srv := grpc.NewServer(append(f.keepalive.ServerOptions(), grpc.Creds(creds))...)
+	agent.RegisterGRPC(srv, watchScope(f.tls.Insecure)...)
 	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure)
 	return cmdutil.Serve(ctx, srv, lis, agent.Run)
 }
@@ -119,4 +121,14 @@ func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloade
 		return cfg, nil, err
 	}
 	return cfg, reloaders, nil
+}
+
+// watchScope is how WatchPorts is scoped: with mutual TLS each host sees
+// only the ports its certificate's identity owns (docs/contract.md "TLS");
+// --insecure trusts the request's node filter.
+func watchScope(insecure bool) []portstatus.Option {
+	if insecure {
+		return nil
+	}
+	return []portstatus.Option{portstatus.WithIdentity(tlsutil.PeerIdentity)}
 }

@@ -30,6 +30,7 @@ type flags struct {
 	nb, dpu, socket, sysfsRoot, stateDir, node, metrics, logLevel string
 	probeInterval                                                 time.Duration
 	tls                                                           cmdutil.TLSFlags
+	keepalive                                                     cmdutil.KeepaliveFlags
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -47,6 +48,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
 		"echo OVSDB servers this often; one silent that long is left for the next remote")
 	f.tls.Register(fs)
+	f.keepalive.Register(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -58,7 +60,7 @@ func parseFlags(args []string) (flags, error) {
 	if f.dpu == "" {
 		return f, fmt.Errorf("--dpu is required: the DPU agent's address")
 	}
-	return f, nil
+	return f, f.keepalive.Validate()
 }
 
 func main() {
@@ -79,10 +81,13 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := checkNodeIdentity(f, grpcReloader); err != nil {
+		return err
+	}
 	for _, r := range []*tlsutil.Reloader{nbReloader, grpcReloader} {
 		go func() { _ = r.Run(ctx) }()
 	}
-	dpuConn, err := grpc.NewClient(f.dpu, grpc.WithTransportCredentials(creds))
+	dpuConn, err := grpc.NewClient(f.dpu, append(f.keepalive.DialOptions(), grpc.WithTransportCredentials(creds))...)
 	if err != nil {
 		return fmt.Errorf("--dpu %s: %w", f.dpu, err)
 	}
@@ -102,8 +107,23 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	lis = cmdutil.RootPeersOnly(lis, log)
 	srv := grpc.NewServer()
 	ovndpuv1.RegisterHostAgentServer(srv, agent)
 	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
 	return cmdutil.Serve(ctx, srv, lis, agent.Run)
+}
+
+// checkNodeIdentity refuses a --tls-cert that does not name --node-name: the
+// DPU agent serves a host only the ports its certificate's identity owns
+// (docs/contract.md "TLS"), so with another name this agent could never see
+// its own ports. r is nil with --insecure, which has no identity to check.
+func checkNodeIdentity(f flags, r *tlsutil.Reloader) error {
+	if f.tls.Insecure || r == nil {
+		return nil
+	}
+	if err := tlsutil.CheckIdentity(r.Certificate().Leaf, f.node); err != nil {
+		return fmt.Errorf("--tls-cert %s does not name --node-name %q: %w", f.tls.GRPC.Cert, f.node, err)
+	}
+	return nil
 }

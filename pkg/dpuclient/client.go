@@ -13,36 +13,67 @@ import (
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
+// DefaultDownGrace is how long a wait for the DPU (WaitReady,
+// WaitChassis) lets the stream stay down before it gives up with
+// ErrUnreachable: a DPU agent restart or a reconnect is a short blip and
+// must not fail ADDs, a DPU that stays away must fail them as "try again
+// later" rather than hold them until their timeout.
+const DefaultDownGrace = 5 * time.Second
+
+// ErrUnreachable is returned by waits when the WatchPorts stream has been
+// down for the grace period: no verdict can arrive while it is.
+var ErrUnreachable = errors.New("unreachable")
+
 // Client follows one DPU agent. Create it with New and run Run.
 type Client struct {
-	api  ovndpuv1.DPUAgentClient
-	node string
-	log  *slog.Logger
+	api    ovndpuv1.DPUAgentClient
+	node   string
+	log    *slog.Logger
+	target string // the DPU agent's address, for messages ("" if unknown)
+	grace  time.Duration
 
-	mu      sync.Mutex
-	info    *ovndpuv1.InfoResponse
-	ports   map[string]*ovndpuv1.PortStatus
-	synced  bool          // the current stream's snapshot is complete
-	lastErr error         // why the stream is down, for error messages
-	changed chan struct{} // closed and replaced on every change
+	mu        sync.Mutex
+	info      *ovndpuv1.InfoResponse
+	ports     map[string]*ovndpuv1.PortStatus
+	synced    bool          // the current stream's snapshot is complete
+	downSince time.Time     // when the stream was lost (or New); while !synced
+	lastErr   error         // why the stream is down, for error messages
+	changed   chan struct{} // closed and replaced on every change
 }
 
+// Option tunes a Client.
+type Option func(*Client)
+
+// WithDownGrace replaces DefaultDownGrace.
+func WithDownGrace(d time.Duration) Option { return func(c *Client) { c.grace = d } }
+
 // New follows the DPU agent behind conn, watching the ports of node.
-func New(conn grpc.ClientConnInterface, node string, log *slog.Logger) *Client {
-	return &Client{api: ovndpuv1.NewDPUAgentClient(conn), node: node, log: log,
-		ports: map[string]*ovndpuv1.PortStatus{}, changed: make(chan struct{})}
+func New(conn grpc.ClientConnInterface, node string, log *slog.Logger, opts ...Option) *Client {
+	c := &Client{api: ovndpuv1.NewDPUAgentClient(conn), node: node, log: log, grace: DefaultDownGrace,
+		ports: map[string]*ovndpuv1.PortStatus{}, downSince: time.Now(), changed: make(chan struct{})}
+	if t, ok := conn.(interface{ Target() string }); ok {
+		c.target = t.Target()
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
 }
 
 // Run keeps Info and the WatchPorts stream current until ctx ends.
 func (c *Client) Run(ctx context.Context) {
-	wait := 100 * time.Millisecond
+	const firstWait = 100 * time.Millisecond
+	wait := firstWait
 	for ctx.Err() == nil {
 		err := c.follow(ctx)
-		c.setDown(err)
+		if c.setDown(err) {
+			// That stream worked: this is a new outage, not a repeat.
+			wait = firstWait
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("DPU agent stream lost; reconnecting", "err", err, "retry_in", wait)
+		c.log.Warn("DPU agent stream lost; reconnecting", "dpu", c.target, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -87,7 +118,7 @@ func (c *Client) follow(ctx context.Context) error {
 func (c *Client) replace(ports map[string]*ovndpuv1.PortStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ports, c.synced, c.lastErr = ports, true, nil
+	c.ports, c.synced, c.lastErr, c.downSince = ports, true, nil, time.Time{}
 	c.notifyLocked()
 }
 
@@ -108,11 +139,18 @@ func (c *Client) apply(p *ovndpuv1.PortStatus) {
 	c.notifyLocked()
 }
 
-func (c *Client) setDown(err error) {
+// setDown records that the stream ended with err, and reports whether it
+// had been synced.
+func (c *Client) setDown(err error) (wasSynced bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	wasSynced = c.synced
+	if wasSynced {
+		c.downSince = time.Now()
+	}
 	c.synced, c.lastErr = false, err
 	c.notifyLocked()
+	return wasSynced
 }
 
 func (c *Client) notifyLocked() {
@@ -142,20 +180,39 @@ func (c *Client) Connected() error {
 
 func (c *Client) downErr() error {
 	if c.lastErr != nil {
-		return fmt.Errorf("DPU agent not reachable: %w", c.lastErr)
+		return fmt.Errorf("%s not reachable: %w", c.agentName(), c.lastErr)
 	}
-	return errors.New("DPU agent not reachable yet")
+	return fmt.Errorf("%s not reachable yet", c.agentName())
+}
+
+// unreachableLocked is the error of a wait that gave up on the stream.
+func (c *Client) unreachableLocked() error {
+	why := "not connected yet"
+	if c.lastErr != nil {
+		why = c.lastErr.Error()
+	}
+	return fmt.Errorf("%s %w for %v: %s", c.agentName(), ErrUnreachable, time.Since(c.downSince).Round(100*time.Millisecond), why)
+}
+
+func (c *Client) agentName() string {
+	if c.target == "" {
+		return "DPU agent"
+	}
+	return "DPU agent at " + c.target
 }
 
 // WaitChassis waits for the DPU's chassis name, learned from Info.
 func (c *Client) WaitChassis(ctx context.Context) (string, error) {
 	var chassis string
-	err := c.wait(ctx, func() bool {
+	err := c.waitStream(ctx, func() bool {
 		if c.info != nil {
 			chassis = c.info.Chassis
 		}
 		return chassis != ""
 	})
+	if errors.Is(err, ErrUnreachable) {
+		return "", fmt.Errorf("DPU chassis name not learned: %w", err)
+	}
 	if err != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -167,9 +224,32 @@ func (c *Client) WaitChassis(ctx context.Context) (string, error) {
 // wait evaluates done under the lock now and after every change, so a
 // change between the caller's last look and its wait can never be missed.
 func (c *Client) wait(ctx context.Context, done func() bool) error {
+	return c.waitFor(ctx, false, done)
+}
+
+// waitStream is wait for an answer only the stream can bring: it gives up
+// with ErrUnreachable once the stream has been down for the grace period,
+// counted from when it went down or from the start of this wait, whichever
+// is later (so a wait that begins during an outage gets the grace too).
+func (c *Client) waitStream(ctx context.Context, done func() bool) error {
+	return c.waitFor(ctx, true, done)
+}
+
+func (c *Client) waitFor(ctx context.Context, needStream bool, done func() bool) error {
+	start := time.Now()
 	for {
 		c.mu.Lock()
 		ok, changed := done(), c.changed
+		var expired <-chan time.Time
+		if needStream && !ok && !c.synced {
+			left := c.grace - time.Since(maxTime(c.downSince, start))
+			if left <= 0 {
+				err := c.unreachableLocked()
+				c.mu.Unlock()
+				return err
+			}
+			expired = time.After(left)
+		}
 		c.mu.Unlock()
 		if ok {
 			return nil
@@ -178,6 +258,14 @@ func (c *Client) wait(ctx context.Context, done func() bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+		case <-expired:
 		}
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

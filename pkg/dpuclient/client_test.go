@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/cmdutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -127,5 +128,105 @@ func TestReconnectReplacesState(t *testing.T) {
 	}
 	if err := c.WaitGone(waitCtx(t, 10*time.Second), "p1", "a1"); err != nil {
 		t.Fatalf("p1 is not in the new snapshot but still reported: %v", err)
+	}
+}
+
+// followWith is follow with the production dial options and client options.
+func followWith(t *testing.T, socket, node string, opts ...Option) *Client {
+	t.Helper()
+	ka := cmdutil.KeepaliveFlags{Time: cmdutil.DefaultKeepaliveTime, Timeout: cmdutil.DefaultKeepaliveTimeout}
+	conn, err := grpc.NewClient("unix:"+socket, append(ka.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := New(conn, node, slog.New(slog.DiscardHandler), opts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(ctx)
+	return c
+}
+
+// A DPU agent that stays away fails waits after the grace period with
+// ErrUnreachable naming its address — also waits that began during the
+// outage — and STATUS (Connected) says so; it is not held until the
+// caller's timeout.
+func TestUnreachableAfterGrace(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "a.sock")
+	a := startAgent(t, socket, portstatus.NewStore())
+	a.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_PENDING, "waiting for ovn-controller"))
+	const grace = 300 * time.Millisecond
+	c := followWith(t, socket, "h1", WithDownGrace(grace))
+	if _, err := c.WaitChassis(waitCtx(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(10*time.Second, c.Connected); err != nil {
+		t.Fatal(err)
+	}
+	a.srv.Stop()
+	for _, name := range []string{"wait begun before the drop is noticed", "wait begun during the outage"} {
+		start := time.Now()
+		_, err := c.WaitReady(waitCtx(t, 30*time.Second), "p1", "a1")
+		took := time.Since(start)
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "DPU agent at unix:"+socket+" unreachable") {
+			t.Errorf("%s: %v, want ErrUnreachable naming the agent", name, err)
+		}
+		if took > grace+5*time.Second {
+			t.Errorf("%s: gave up after %v; the grace is %v", name, took, grace)
+		}
+	}
+	if err := c.Connected(); err == nil || !strings.Contains(err.Error(), "DPU agent at unix:"+socket+" not reachable") {
+		t.Errorf("Connected = %v, want not reachable naming the agent", err)
+	}
+	// A short caller deadline during the outage: still unreachable, not
+	// "not ready" (the DPU may well have plugged the port).
+	c2 := followWith(t, socket, "h1", WithDownGrace(time.Hour))
+	if _, err := c2.WaitReady(waitCtx(t, 200*time.Millisecond), "p1", "a1"); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("deadline while down: %v, want ErrUnreachable", err)
+	}
+	if _, err := c2.WaitChassis(waitCtx(t, 200*time.Millisecond)); err == nil || !strings.Contains(err.Error(), "not reachable") {
+		t.Errorf("WaitChassis of a never reached agent: %v", err)
+	}
+}
+
+// A stream that comes back within the grace does not fail a wait: the
+// verdict from the new agent's snapshot arrives.
+func TestShortBlipKeepsWaiting(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "a.sock")
+	first := startAgent(t, socket, portstatus.NewStore())
+	first.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_PENDING, "waiting for ovn-controller"))
+	c := followWith(t, socket, "h1", WithDownGrace(10*time.Second))
+	if err := eventually(10*time.Second, c.Connected); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.WaitReady(waitCtx(t, 30*time.Second), "p1", "a1"); done <- err }()
+	first.srv.Stop()
+	if err := eventually(10*time.Second, func() error {
+		if c.Connected() == nil {
+			return errors.New("the drop is not seen yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	second := startAgent(t, socket, portstatus.NewStore())
+	second.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_READY, ""))
+	if err := <-done; err != nil {
+		t.Fatalf("WaitReady across a short blip: %v", err)
+	}
+	t.Logf("stream back and verdict in %v after the agent returned", time.Since(start))
+}
+
+// eventually polls f until it returns nil or d passes.
+func eventually(d time.Duration, f func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

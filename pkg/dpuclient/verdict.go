@@ -16,13 +16,16 @@ var ErrRejected = errors.New("rejected by the DPU")
 var ErrNotReady = errors.New("not ready")
 
 // WaitReady waits until the DPU reports lsp READY for attachment. ERROR
-// returns at once (wrapping ErrRejected, with the DPU's reason); when ctx
-// ends first, the error wraps ErrNotReady and says what the DPU last said
-// — or that it has not seen the port at all, which after a complete
-// snapshot means the request has not reached it.
+// returns at once (wrapping ErrRejected, with the DPU's reason). While the
+// stream is down no verdict can come: after the grace period (see
+// waitStream), or when ctx ends with the stream down, the error wraps
+// ErrUnreachable and names the DPU agent and why its stream is down. When
+// ctx ends first otherwise, the error wraps ErrNotReady and says what the
+// DPU last said — or that it has not seen the port at all, which after a
+// complete snapshot means the request has not reached it.
 func (c *Client) WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error) {
 	var st *ovndpuv1.PortStatus
-	err := c.wait(ctx, func() bool {
+	err := c.waitStream(ctx, func() bool {
 		st = c.ports[lsp]
 		if st == nil || (attachment != "" && st.AttachmentId != attachment) {
 			st = nil
@@ -35,6 +38,18 @@ func (c *Client) WaitReady(ctx context.Context, lsp, attachment string) (*ovndpu
 			return st, fmt.Errorf("%w: %s", ErrRejected, st.Reason)
 		}
 		return st, nil
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return nil, err
+	}
+	c.mu.Lock()
+	var down error
+	if !c.synced { // ctx ended during an outage shorter than the grace
+		down = c.unreachableLocked()
+	}
+	c.mu.Unlock()
+	if down != nil {
+		return nil, down
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNotReady, c.describe(lsp, attachment))
 }

@@ -6,8 +6,11 @@
 // edge-triggered events — only real changes get a new generation and reach
 // watchers — so a reconcile loop running every second does not flood host
 // agents. Server serves WatchPorts from the Store as docs/contract.md "Port phases"
-// describes: a snapshot, a SnapshotComplete marker, then changes, filtered
-// to the requesting host's node.
+// describes: a snapshot, a SnapshotComplete marker, then changes, limited
+// to one host's node. Given an IdentityFunc (WithIdentity; with mutual TLS,
+// tlsutil.PeerIdentity), that node is the caller's authenticated identity
+// and a request for another node is refused; without one (--insecure) the
+// request's node filter is trusted.
 //
 // A watcher that cannot keep up is dropped rather than allowed to stall the
 // reconciler; its stream ends with codes.ResourceExhausted and it is

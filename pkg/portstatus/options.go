@@ -14,6 +14,7 @@ type options struct {
 	now        func() time.Time
 	subsBuffer int
 	logger     *slog.Logger
+	identity   IdentityFunc
 }
 
 // DefaultSubscriberBuffer is how many events a watcher may lag behind
@@ -61,6 +62,21 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
 			o.logger = l
+		}
+	}
+}
+
+// WithIdentity makes a Server scope each WatchPorts stream to the node its
+// caller is authenticated as, by identity (with mutual TLS:
+// tlsutil.PeerIdentity): no node filter means that node's ports, a filter
+// naming another node is refused with codes.PermissionDenied, and a caller
+// without an identity is refused too. Without it (the default, for
+// --insecure) the request's filter is trusted as it stands. A nil identity
+// is ignored.
+func WithIdentity(identity IdentityFunc) Option {
+	return func(o *options) {
+		if identity != nil {
+			o.identity = identity
 		}
 	}
 }

@@ -14,4 +14,10 @@
 // The CA is applied per handshake rather than through tls.Config.ClientCAs
 // or RootCAs set once, which is why the server uses GetConfigForClient and
 // the client verifies the server in VerifyConnection.
+//
+// A host's identity is its client certificate's first DNS SAN, else its CN
+// (CertIdentity). The DPU agent reads it from each gRPC call's verified
+// peer certificate (PeerIdentity) to scope what the host sees, and the host
+// agent checks at start that its own certificate names its node
+// (CheckIdentity).
 package tlsutil

@@ -49,7 +49,8 @@ func setupWith(t *testing.T, opts testbed.Options, flags agentFlags) *env {
 	pki := filepath.Join(bed.Dir, "pki")
 	ca := tlstest.MustNewCA(t, "ovn-dpu e2e CA")
 	dpuCert := ca.MustIssue(t, pki, "dpu-agent", tlstest.WithIPs(bed.DPUAddr))
-	hostCert := ca.MustIssue(t, pki, "host-agent")
+	// The DPU agent serves a host the ports its certificate names.
+	hostCert := ca.MustIssue(t, pki, "host-agent", tlstest.WithDNSNames(bed.HostNode()))
 	dpuAddr := bed.DPUAddr.String() + ":50151"
 	testbed.Must(bed.StartDPUAgent(ctx, append([]string{"--listen=" + dpuAddr, "--insecure=false", "--representor-wait=1s",
 		"--tls-cert=" + dpuCert.Cert, "--tls-key=" + dpuCert.Key, "--tls-ca=" + dpuCert.CA}, dpuExtra...)...))(t)

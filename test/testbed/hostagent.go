@@ -23,6 +23,10 @@ type HostAgent struct {
 	argv     []string
 }
 
+// HostNode is the --node-name StartHostAgent gives the host agent: the
+// name its gRPC client certificate must carry as its first DNS SAN (or CN).
+func (b *Bed) HostNode() string { return "host-" + b.ID }
+
 // StartHostAgent runs ovn-dpu-host-agent in the host namespace (the bed
 // needs Options.HostNetns) against NB, the fake sysfs tree and the DPU
 // agent at dpuAddr, with extra flags appended.
@@ -35,7 +39,7 @@ func (b *Bed) StartHostAgent(ctx context.Context, dpuAddr string, extra ...strin
 		return nil, err
 	}
 	h := &HostAgent{bed: b, Socket: filepath.Join(b.Dir, "host", "agent.sock"),
-		StateDir: filepath.Join(b.Dir, "host", "state"), Node: "host-" + b.ID}
+		StateDir: filepath.Join(b.Dir, "host", "state"), Node: b.HostNode()}
 	h.argv = append([]string{bin, "--nb=" + b.NBRemote, "--dpu=" + dpuAddr, "--socket=" + h.Socket,
 		"--sysfs-root=" + b.SysfsRoot(), "--state-dir=" + h.StateDir, "--node-name=" + h.Node, "--log-level=debug"}, extra...)
 	return h, h.start(ctx)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -27,6 +29,12 @@ func (a *DPUAgent) Watch(ctx context.Context, node string) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	return WatchConn(ctx, conn, node)
+}
+
+// WatchConn is Watch over conn (a TLS connection, say), which the Watcher
+// closes when its stream ends.
+func WatchConn(ctx context.Context, conn *grpc.ClientConn, node string) (*Watcher, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := ovndpuv1.NewDPUAgentClient(conn).WatchPorts(ctx, &ovndpuv1.WatchPortsRequest{Node: node})
 	if err != nil {

@@ -138,7 +138,7 @@ func startSandbox(ctx context.Context, clustered bool) (*sandbox, error) {
 	if err != nil {
 		return s, err
 	}
-	hostCert, err := ca.Issue(pki, "host-agent")
+	hostCert, err := ca.Issue(pki, "host-agent", tlstest.WithDNSNames(bed.HostNode()))
 	if err != nil {
 		return s, err
 	}
