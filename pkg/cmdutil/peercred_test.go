@@ -8,38 +8,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// dialAs connects to the unix socket at path as uid: on a thread of its
-// own whose effective uid alone is changed (setresuid on one thread, not
-// Go's process-wide Setuid). The thread is never unlocked, so it ends with
-// its goroutine and no other goroutine ever runs as uid.
-func dialAs(path string, uid int) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		keep := ^uintptr(0) // -1: leave unchanged
-		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, uintptr(uid), keep); e != 0 {
-			done <- result{err: e}
-			return
-		}
-		c, err := net.Dial("unix", path)
-		done <- result{c, err}
-	}()
-	r := <-done
-	return r.c, r.err
-}
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
+)
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -104,7 +81,7 @@ func TestRootPeersOnly(t *testing.T) {
 		return string(b)
 	}
 
-	c, err := dialAs(socket, 65534)
+	c, err := testenv.DialUnixAs(socket, 65534)
 	if err != nil {
 		t.Fatalf("connect as uid 65534 (the socket is 0666): %v", err)
 	}

@@ -2,10 +2,14 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // InCI reports whether the tests run in CI, where nothing may be skipped
@@ -44,4 +48,30 @@ func Require(t testing.TB, what string, root bool, commands []string, hint strin
 		msg += "; " + hint
 	}
 	SkipOrFail(t, "%s", msg)
+}
+
+// DialUnixAs connects to the unix socket at path with effective uid uid,
+// for tests of who a socket serves (SO_PEERCRED). Only the thread that
+// connects changes its uid (setresuid on that thread, not Go's
+// process-wide Setuid); it is locked to its goroutine and never unlocked,
+// so it exits with it and nothing else ever runs as uid. The caller must
+// be root, and uid must be able to reach path.
+func DialUnixAs(path string, uid int) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		keep := ^uintptr(0) // -1: leave unchanged
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, uintptr(uid), keep); e != 0 {
+			done <- result{err: e}
+			return
+		}
+		c, err := net.Dial("unix", path)
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
 }

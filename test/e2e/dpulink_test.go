@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
@@ -133,7 +134,7 @@ func TestHostAgentRefusesNonRootPeers(t *testing.T) {
 	conf := testbed.Must(json.Marshal(e.netconf("0000:00:00.0", nil, nil)))(t)
 	call := func(uid int) error {
 		conn, err := grpc.NewClient("passthrough:///host-agent", grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return testbed.DialUnixAs(e.host.Socket, uid) }))
+			grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return testenv.DialUnixAs(e.host.Socket, uid) }))
 		if err != nil {
 			return err
 		}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // deadMAC is a locally administered address no interface of the bed has.
@@ -53,30 +50,4 @@ func (b *Bed) CutHostLink(ctx context.Context) (restore func() error, err error)
 		}
 	}
 	return restore, nil
-}
-
-// DialUnixAs connects to the unix socket at path with effective uid uid,
-// for tests of who a socket serves (SO_PEERCRED). Only the thread that
-// connects changes its uid (setresuid on that thread, not Go's
-// process-wide Setuid); it is locked to its goroutine and never unlocked,
-// so it exits with it and nothing else ever runs as uid. The caller must
-// be root, and uid must be able to reach path.
-func DialUnixAs(path string, uid int) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		keep := ^uintptr(0) // -1: leave unchanged
-		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, uintptr(uid), keep); e != 0 {
-			done <- result{err: e}
-			return
-		}
-		c, err := net.Dial("unix", path)
-		done <- result{c, err}
-	}()
-	r := <-done
-	return r.c, r.err
 }
