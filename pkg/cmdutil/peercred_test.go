@@ -1,7 +1,6 @@
 package cmdutil
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,23 +15,6 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A peer that is not root is closed before it is served, even when the
 // socket's mode would let it in; root is served.
@@ -58,7 +39,7 @@ func TestRootPeersOnly(t *testing.T) {
 	if err := os.Chmod(socket, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	lis = RootPeersOnly(lis, slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { lis.Close() })
 	go func() {

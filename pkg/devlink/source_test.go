@@ -9,29 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
-
-// logBuffer collects log output so a test can wait for the source to have
-// seen a write, instead of sleeping.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -127,7 +109,7 @@ func TestFileSourceFollowsFile(t *testing.T) {
 	ports := loadFixture(t, "bluefield.json")
 	writeDump(t, path, ports)
 
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	changed := make(chan struct{}, 1)
 	tbl := NewTable(WithLogger(testLogger(t)), WithOnChange(func() {
 		select {
@@ -192,7 +174,7 @@ func TestFileSourceSameSizeRewrite(t *testing.T) {
 
 func TestFileSourceFileAppearsLater(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ports.json")
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	tbl := NewTable(WithLogger(testLogger(t)))
 	runSource(t, NewFileSource(path, tbl, WithPollInterval(5*time.Millisecond),
 		WithLogger(slog.New(slog.NewTextHandler(logs, nil)))))

@@ -1,12 +1,14 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -74,4 +76,23 @@ func DialUnixAs(path string, uid int) (net.Conn, error) {
 	}()
 	r := <-done
 	return r.c, r.err
+}
+
+// LogBuffer collects what a logger writes, safely for concurrent writers,
+// so a test can wait for a line instead of sleeping.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
