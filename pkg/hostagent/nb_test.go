@@ -107,15 +107,8 @@ func TestCreateLSPNameTaken(t *testing.T) {
 			if err := nb.DeleteOwnLSP(ctx, "p1", "a1"); err != nil {
 				t.Fatal(err)
 			}
-			err = nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
-				rows, err := ops.SelectByName(ctx, c, nbdb.LogicalSwitchPortTable, "p1", "_uuid")
-				if err == nil && len(rows) != 1 {
-					t.Errorf("%d LSPs named p1 after the newcomer's delete, want the holder's", len(rows))
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
+			if n := lspsNamed(t, ctx, nb, "p1"); n != 1 {
+				t.Errorf("%d LSPs named p1 after the newcomer's delete, want the holder's", n)
 			}
 		})
 	}
@@ -151,14 +144,22 @@ func TestSettleDeletedCatchesALateCommit(t *testing.T) {
 	if err := <-settled; err != nil {
 		t.Fatal(err)
 	}
+	if n := lspsNamed(t, ctx, nb, "p1"); n != 0 {
+		t.Errorf("the late LSP survived the settle: %d rows", n)
+	}
+}
+
+// lspsNamed asks the server (not the cache) how many LSPs are called name.
+func lspsNamed(t *testing.T, ctx context.Context, nb *northbound, name string) int {
+	t.Helper()
+	var n int
 	err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
-		rows, err := ops.SelectByName(ctx, c, nbdb.LogicalSwitchPortTable, "p1", "_uuid")
-		if err == nil && len(rows) != 0 {
-			t.Errorf("the late LSP survived the settle: %d rows", len(rows))
-		}
+		rows, err := ops.SelectByName(ctx, c, nbdb.LogicalSwitchPortTable, name, "_uuid")
+		n = len(rows)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return n
 }
