@@ -18,11 +18,47 @@
 // therefore sits in its host namespace under its original name, MAC and
 // MTU, down, and no temporary namespace survives the call.
 //
-// The original name, MAC and MTU are the caller's to persist: read them
-// with [Plumber.Inspect] before MoveIn (which also returns them in
-// [Placed]) and hand them back to MoveOut, which is idempotent: it
+// The addresses may arrive late: with [MoveInRequest.Addresses] set,
+// MoveIn asks for them only once the link is in the pod under its name,
+// MAC and MTU, so the slow namespace moves overlap with whatever the
+// caller waits for (OVN northd assigning dynamic addresses, say). An error
+// from it rolls the move back like any other step.
+//
+// IPv6 is usable the moment MoveIn returns, as pods expect after CNI ADD
+// and OVN port security demands:
+//   - Before the link goes up its IPv6 address generation is set to none,
+//     so the kernel adds no link-local address of its own: under the
+//     distribution's addr_gen_mode that could be a stable-privacy one,
+//     which port security does not admit, and it would stay tentative
+//     during DAD for about a second. MoveIn adds the EUI-64 link-local
+//     address of the link's final MAC ([EUI64LinkLocal]) instead, the one
+//     port security admits.
+//   - Every IPv6 address, that link-local one included, is added without
+//     DAD (IFA_F_NODAD). The addresses come from an allocator that
+//     guarantees them unique in the network (the IPAM delegate or OVN's
+//     own IPAM), and port security stops a neighbour from claiming them,
+//     while DAD would keep them tentative, so unusable, for RetransTimer ×
+//     DupAddrDetectTransmits (a second or more) after ADD returned.
+//   - If the pod's namespace has IPv6 disabled on the link (disable_ipv6;
+//     a link moved in takes the namespace's defaults) and IPv6 addresses
+//     are requested, MoveIn enables it; with none requested it leaves it
+//     off. A link that cannot have IPv6 at all (a kernel booted with
+//     ipv6.disable=1, an MTU below 1280) is fine for IPv4 only, and an
+//     error wrapping [ErrIPv6Unavailable] when IPv6 is requested.
+//
+// A failed MoveOut that brings the link back into the pod puts these
+// per-link settings back too, since the moves reset them.
+//
+// [Plumber.Check] verifies what MoveIn owns (name, up, MAC, addresses,
+// routes) and nothing a chained plugin may change (MTU, sysctls). Each
+// difference is an error saying in plain words what differs.
+//
+// The original name, MAC and MTU are the caller's to persist (the host
+// agent reads them from sysfs before MoveIn) and to hand back to MoveOut
+// in [Original]. MoveOut is idempotent: it
 // succeeds when the VF is already home, when the pod namespace is gone and
-// the VF came back on its own, and when called twice.
+// the VF came back on its own, and when called twice; a VF renamed inside
+// the pod is found by its alias.
 //
 // All work inside a namespace runs in ns.Do from containernetworking's
 // plugins, which locks the goroutine to an OS thread and retires the

@@ -21,6 +21,16 @@ var (
 	ErrNameTaken = errors.New("interface name already in use")
 	// ErrLinkDown: Check found the link administratively down.
 	ErrLinkDown = errors.New("link is down")
-	// ErrAddressMissing: Check did not find a wanted address on the link.
+	// ErrAddressMissing: Check did not find a wanted address on the link
+	// (or found it with another prefix length).
 	ErrAddressMissing = errors.New("address missing")
+	// ErrRouteMissing: Check did not find a wanted route on the link.
+	ErrRouteMissing = errors.New("route missing")
+	// ErrMACMismatch: Check found the link with another MAC.
+	ErrMACMismatch = errors.New("MAC mismatch")
+	// ErrIPv6Unavailable: MoveIn was asked for an IPv6 address on a link
+	// that cannot have one: the kernel runs without IPv6 (ipv6.disable=1),
+	// the MTU is below IPv6's minimum of 1280, or the MAC has no EUI-64
+	// form to derive the link-local address from.
+	ErrIPv6Unavailable = errors.New("IPv6 unavailable")
 )

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 )
@@ -218,6 +221,9 @@ func route(t *testing.T, dst, gw string) *types.Route {
 	return &types.Route{Dst: *ipn, GW: net.ParseIP(gw)}
 }
 
+// netnsDirEntries lists the named namespaces, leaving out those of other
+// test processes, which `go test ./...` runs beside this one: they are
+// named odpu-<pid>-… (test/testbed) or odpu-nst-<pid>-… (here).
 func netnsDirEntries(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
@@ -227,10 +233,21 @@ func netnsDirEntries(t *testing.T) map[string]bool {
 			continue
 		}
 		for _, e := range ents {
-			out[e.Name()] = true
+			if !otherTestProcess(e.Name()) {
+				out[e.Name()] = true
+			}
 		}
 	}
 	return out
+}
+
+func otherTestProcess(nsName string) bool {
+	rest, ok := strings.CutPrefix(nsName, "odpu-")
+	if !ok {
+		return false
+	}
+	pid, _, _ := strings.Cut(strings.TrimPrefix(rest, "nst-"), "-")
+	return pid != strconv.Itoa(os.Getpid())
 }
 
 // nsHandles counts this process's open network-namespace descriptors, the
@@ -285,4 +302,55 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// allAddrs lists every address of the link, IPv6 link-local ones and
+// flags included.
+func (n testNS) allAddrs(t *testing.T, name string) []netlink.Addr {
+	t.Helper()
+	var out []netlink.Addr
+	n.do(t, func() error {
+		l, err := linkByName(name)
+		if err != nil {
+			return err
+		}
+		out, err = netlinksafe.AddrList(l, netlink.FAMILY_ALL)
+		return err
+	})
+	return out
+}
+
+// conf reads an IPv6 sysctl of dev ("default" and "all" included) in n.
+func (n testNS) conf(t *testing.T, dev, key string) int {
+	t.Helper()
+	var v int
+	n.do(t, func() (err error) { v, err = readConf(dev, key); return err })
+	return v
+}
+
+func (n testNS) setConf(t *testing.T, dev, key string, value int) {
+	t.Helper()
+	n.do(t, func() error { return os.WriteFile(confPath(dev, key), []byte(fmt.Sprint(value)), 0o644) })
+}
+
+// wantIPv6Ready asserts that IPv6 on the link is usable right now: no
+// address tentative, address generation off, and the only link-local
+// address the EUI-64 one of mac.
+func wantIPv6Ready(t *testing.T, n testNS, name string, mac net.HardwareAddr) {
+	t.Helper()
+	var linkLocal []string
+	for _, a := range n.allAddrs(t, name) {
+		if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+			t.Errorf("%s on %s is tentative (flags %#x)", a.IPNet, name, a.Flags)
+		}
+		if a.IP.IsLinkLocalUnicast() && a.IP.To4() == nil {
+			linkLocal = append(linkLocal, a.IP.String())
+		}
+	}
+	if want := EUI64LinkLocal(mac).String(); len(linkLocal) != 1 || linkLocal[0] != want {
+		t.Errorf("link-local addresses of %s: %v, want only %s", name, linkLocal, want)
+	}
+	if mode := n.conf(t, name, "addr_gen_mode"); mode != nl.IN6_ADDR_GEN_MODE_NONE {
+		t.Errorf("addr_gen_mode of %s = %d, want %d (none)", name, mode, nl.IN6_ADDR_GEN_MODE_NONE)
+	}
 }

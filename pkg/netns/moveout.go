@@ -70,10 +70,18 @@ func openPodForDel(path string) (pod place, gone bool, err error) {
 // leavePod moves the VF from the pod to the host under its original name.
 // A link called IfName whose alias is not the VF's name is not ours (an
 // ifname reused by another plugin) and is left alone.
+//
+// A VF renamed inside the pod (by a later plugin or the workload) is found
+// by its alias: left there, it would go home only when the pod dies.
 func (p *Plumber) leavePod(ctx context.Context, log *slog.Logger, host, pod place, req MoveOutRequest) (err error) {
 	st, err := readState(pod, req.IfName)
 	if errors.Is(err, ErrLinkNotFound) {
-		return nil
+		st, err = findByAlias(pod, req.Original.Name)
+		if errors.Is(err, ErrLinkNotFound) {
+			return nil
+		}
+		log.Info("VF renamed in the pod; found by its alias", "found", st.name)
+		req.IfName = st.name
 	}
 	if err != nil {
 		return fmt.Errorf("read %q in %s: %w", req.IfName, pod.desc, err)
@@ -102,12 +110,17 @@ func (p *Plumber) leavePod(ctx context.Context, log *slog.Logger, host, pod plac
 
 // strip removes the pod's addresses and sets the link down, so the pod
 // stops using them before the link vanishes. Its inverses re-add what was
-// there, routes last since they need the addresses.
+// there, routes last since they need the addresses. The first inverse to
+// run puts back the link's IPv6 settings: the move out and back that
+// precedes it reset them to the pod's defaults, and the link must have
+// them before it goes up, lest the kernel add a link-local address of its
+// own (see prepareIPv6).
 func (t *txn) strip(pod place, name string, wasUp bool) error {
 	var addrs []netlink.Addr
 	var routes []netlink.Route
-	if err := t.step(fmt.Sprintf("list addresses and routes of %q in %s", name, pod.desc),
-		func() (err error) { addrs, routes, err = snapshot(pod, name); return err },
+	var v6 v6Link
+	if err := t.step(fmt.Sprintf("list addresses, routes and IPv6 settings of %q in %s", name, pod.desc),
+		func() (err error) { addrs, routes, v6, err = snapshot(pod, name); return err },
 		func() error { return restoreRoutes(pod, name, routes) }); err != nil {
 		return err
 	}
@@ -116,25 +129,30 @@ func (t *txn) strip(pod place, name string, wasUp bool) error {
 		func() error { return restoreAddrs(pod, name, addrs) }); err != nil {
 		return err
 	}
-	return t.step(fmt.Sprintf("set %q down in %s", name, pod.desc),
+	if err := t.step(fmt.Sprintf("set %q down in %s", name, pod.desc),
 		func() error { return setUp(pod, name, false) },
-		func() error { return setUp(pod, name, wasUp) })
+		func() error { return setUp(pod, name, wasUp) }); err != nil {
+		return err
+	}
+	return t.step(fmt.Sprintf("keep IPv6 settings of %q in %s", name, pod.desc),
+		func() error { return nil },
+		func() error { return restoreV6(pod, name, v6) })
 }
 
-// snapshot lists the configured addresses and routes of the link. IPv6
-// link-local addresses and kernel-made routes are the kernel's to manage
-// and come back by themselves.
-func snapshot(pod place, name string) (addrs []netlink.Addr, routes []netlink.Route, err error) {
+// snapshot lists the addresses, routes and IPv6 settings of the link.
+// IPv6 link-local addresses are included: MoveIn turned off the kernel's
+// generation of them, so they would not come back by themselves.
+// Kernel-made routes are left out; the addresses bring them back.
+func snapshot(pod place, name string) (addrs []netlink.Addr, routes []netlink.Route, v6 v6Link, err error) {
+	if v6, err = readV6Link(pod, name); err != nil {
+		return nil, nil, v6Link{}, err
+	}
 	err = withLink(pod, name, func(l netlink.Link) error {
 		all, err := netlinksafe.AddrList(l, netlink.FAMILY_ALL)
 		if err != nil {
 			return err
 		}
-		for _, a := range all {
-			if a.IP.To4() != nil || !a.IP.IsLinkLocalUnicast() {
-				addrs = append(addrs, a)
-			}
-		}
+		addrs = all
 		rs, err := netlinksafe.RouteList(l, netlink.FAMILY_ALL)
 		if err != nil {
 			return err
@@ -146,7 +164,7 @@ func snapshot(pod place, name string) (addrs []netlink.Addr, routes []netlink.Ro
 		}
 		return nil
 	})
-	return addrs, routes, err
+	return addrs, routes, v6, err
 }
 
 func delAddrs(pod place, name string, addrs []netlink.Addr) error {
@@ -170,11 +188,13 @@ func delAddr(l netlink.Link, a *netlink.Addr) error {
 	return nil
 }
 
+// restoreAddrs re-adds addresses as MoveIn added them: IPv6 without DAD,
+// so the pod can use them at once again (see addrFlags).
 func restoreAddrs(pod place, name string, addrs []netlink.Addr) error {
 	return withLink(pod, name, func(l netlink.Link) error {
 		var errs []error
 		for _, a := range addrs {
-			if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: a.IPNet}); err != nil {
+			if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: a.IPNet, Flags: addrFlags(a.IP)}); err != nil {
 				errs = append(errs, fmt.Errorf("re-add %s: %w", a.IPNet, err))
 			}
 		}
@@ -225,6 +245,25 @@ func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, 
 		}
 	}
 	return nil
+}
+
+// findByAlias finds the link in p whose alias is alias.
+func findByAlias(p place, alias string) (linkState, error) {
+	var st linkState
+	err := p.ns.Do(func(ns.NetNS) error {
+		links, err := netlinksafe.LinkList()
+		if err != nil {
+			return fmt.Errorf("list links in %s: %w", p.desc, err)
+		}
+		for _, l := range links {
+			if l.Attrs().Alias == alias {
+				st = stateOf(l)
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: alias %q in %s", ErrLinkNotFound, alias, p.desc)
+	})
+	return st, err
 }
 
 func findHome(host place, name, homeName string) (linkState, error) {

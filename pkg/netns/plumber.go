@@ -4,11 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-
-	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/vishvananda/netlink"
 )
 
 // Plumber moves VF netdevs between the host's and pods' network
@@ -34,9 +29,12 @@ func inspect(host place, name string) (Original, error) {
 }
 
 // MoveIn moves the VF into the pod namespace under req.IfName, with the
-// host name as its alias, then sets MAC, MTU, addresses, up and routes.
-// On error nothing of it remains: the VF is back in its host namespace
-// under its original name, MAC and MTU, down.
+// host name as its alias, then sets MAC and MTU, calls req.Addresses if
+// set, prepares IPv6 (see the package doc), adds the addresses, sets the
+// link up and adds the routes. IPv6 on the link is usable on return: its
+// only link-local address is the EUI-64 one of its MAC and no address is
+// tentative. On error nothing of it remains: the VF is back in its host
+// namespace under its original name, MAC and MTU, down.
 func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error) {
 	if err := req.validate(); err != nil {
 		return Placed{}, err
@@ -52,20 +50,20 @@ func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error)
 		return Placed{}, err
 	}
 	log := p.log.With("vf", orig.Name, "pod", req.PodNetns, "ifname", req.IfName)
-	st, err := moveIn(newTxn(ctx, log), host, pod, req, orig)
+	st, a, err := moveIn(newTxn(ctx, log), host, pod, req, orig)
 	if err != nil {
 		return Placed{}, err
 	}
-	return Placed{IfName: req.IfName, MAC: st.mac, MTU: st.mtu}, nil
+	return Placed{IfName: req.IfName, MAC: st.mac, MTU: st.mtu, IPs: a.ips, Routes: a.routes}, nil
 }
 
 // moveIn is MoveIn's transaction: all of it or, on error, none of it. It
 // returns the link as placed, read inside the transaction so that even
-// that read failing leaves nothing behind.
-func moveIn(t *txn, host, pod place, req MoveInRequest, orig Original) (st linkState, err error) {
+// that read failing leaves nothing behind, and the addressing applied.
+func moveIn(t *txn, host, pod place, req MoveInRequest, orig Original) (st linkState, a addressing, err error) {
 	temp, err := openTemp()
 	if err != nil {
-		return linkState{}, err
+		return linkState{}, addressing{}, err
 	}
 	// Registered before the rollback below, so it runs after it: undoing
 	// the move into the pod goes back through temp.
@@ -78,15 +76,15 @@ func moveIn(t *txn, host, pod place, req MoveInRequest, orig Original) (st linkS
 	err = t.relocate(relocation{temp: temp, src: host, dst: pod,
 		name: orig.Name, newName: req.IfName, alias: orig.Name})
 	if err != nil {
-		return linkState{}, err
+		return linkState{}, addressing{}, err
 	}
-	if err = t.configure(pod, req, orig); err != nil {
-		return linkState{}, err
+	if a, err = t.configure(pod, req, orig); err != nil {
+		return linkState{}, addressing{}, err
 	}
 	if st, err = readState(pod, req.IfName); err != nil {
-		return linkState{}, fmt.Errorf("read %q in %s: %w", req.IfName, pod.desc, err)
+		return linkState{}, addressing{}, fmt.Errorf("read %q in %s: %w", req.IfName, pod.desc, err)
 	}
-	return st, nil
+	return st, a, nil
 }
 
 // openPair opens the host and pod namespaces and refuses them being one:
@@ -111,41 +109,4 @@ func openPair(hostPath, podPath string) (host, pod place, err error) {
 		return place{}, place{}, err
 	}
 	return host, pod, nil
-}
-
-// Check verifies, for CNI CHECK, that ifName exists in the pod namespace,
-// is up and carries every address in want (with its prefix length).
-func (p *Plumber) Check(_ context.Context, podNetns, ifName string, want []*current.IPConfig) error {
-	pod, err := openNS(podNetns, "pod")
-	if err != nil {
-		return err
-	}
-	defer pod.close()
-	return withLink(pod, ifName, func(l netlink.Link) error {
-		if l.Attrs().Flags&net.FlagUp == 0 {
-			return fmt.Errorf("%w: %q in %s", ErrLinkDown, ifName, pod.desc)
-		}
-		have, err := netlinksafe.AddrList(l, netlink.FAMILY_ALL)
-		if err != nil {
-			return fmt.Errorf("list addresses of %q in %s: %w", ifName, pod.desc, err)
-		}
-		for _, w := range want {
-			if w != nil && !hasAddr(have, w.Address) {
-				return fmt.Errorf("%w: %s on %q in %s", ErrAddressMissing, w.Address.String(), ifName, pod.desc)
-			}
-		}
-		return nil
-	})
-}
-
-func hasAddr(have []netlink.Addr, want net.IPNet) bool {
-	want = normalize(want)
-	wantOnes, _ := want.Mask.Size()
-	for _, a := range have {
-		ones, _ := a.Mask.Size()
-		if a.IP.Equal(want.IP) && ones == wantOnes {
-			return true
-		}
-	}
-	return false
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,12 +70,12 @@ func TestMoveInThenOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Placed{IfName: "eth0", MAC: req.MAC, MTU: 1450}
+	want := Placed{IfName: "eth0", MAC: req.MAC, MTU: 1450, IPs: req.IPs, Routes: req.Routes}
 	if fmt.Sprint(placed) != fmt.Sprint(want) {
 		t.Errorf("Placed = %+v, want %+v", placed, want)
 	}
 	wantInPod(t, b, req)
-	if err := b.p.Check(ctx, b.pod.path, "eth0", req.IPs); err != nil {
+	if err := b.p.Check(ctx, checkReq(b, req)); err != nil {
 		t.Errorf("Check after MoveIn: %v", err)
 	}
 
@@ -88,12 +89,13 @@ func TestMoveInThenOut(t *testing.T) {
 		t.Errorf("second MoveOut: %v", err)
 	}
 	wantHome(t, b.host, b.vf)
-	if err := b.p.Check(ctx, b.pod.path, "eth0", nil); !errors.Is(err, ErrLinkNotFound) {
+	if err := b.p.Check(ctx, CheckRequest{PodNetns: b.pod.path, IfName: "eth0"}); !errors.Is(err, ErrLinkNotFound) {
 		t.Errorf("Check after MoveOut: %v, want ErrLinkNotFound", err)
 	}
 }
 
-// wantInPod checks, from inside the pod, everything MoveIn promises.
+// wantInPod checks, from inside the pod, everything MoveIn promises for
+// b.moveInReq's addressing, IPv6 usable at once included.
 func wantInPod(t *testing.T, b bed, req MoveInRequest) {
 	t.Helper()
 	if _, ok := b.host.link(t, b.vf.name); ok {
@@ -119,6 +121,7 @@ func wantInPod(t *testing.T, b bed, req MoveInRequest) {
 			t.Errorf("pod routes %v lack %s", routes, r)
 		}
 	}
+	wantIPv6Ready(t, b.pod, req.IfName, req.MAC)
 }
 
 func TestMoveInFromOwnNetns(t *testing.T) {
@@ -226,6 +229,19 @@ func TestMoveInFailureUndoesEverything(t *testing.T) {
 			wantErr: unix.EINVAL,
 			wantMsg: "set MTU 1048576",
 		},
+		"unreachable route gateway, IPv6 enabled by MoveIn": {
+			mutate: func(t *testing.T, b bed, req *MoveInRequest) {
+				b.pod.setConf(t, "default", "disable_ipv6", 1)
+				req.Routes = append(req.Routes, route(t, "192.168.60.0/24", "10.99.9.9"))
+			},
+			wantErr: unix.ENETUNREACH,
+			wantMsg: `add route 192.168.60.0/24 via 10.99.9.9 on "eth0"`,
+		},
+		"IPv6 requested, MTU below IPv6's minimum": {
+			mutate:  func(_ *testing.T, _ bed, req *MoveInRequest) { req.MTU = 1200 },
+			wantErr: ErrIPv6Unavailable,
+			wantMsg: "fd00:20::5/64 requested, but the link has no IPv6",
+		},
 		"duplicate address": {
 			mutate: func(t *testing.T, _ bed, req *MoveInRequest) {
 				req.IPs = append(req.IPs, ipConfig(t, "10.20.0.5/24", ""))
@@ -325,28 +341,45 @@ func TestMoveInInvalidRequest(t *testing.T) {
 	wantHome(t, b.host, b.vf)
 }
 
+// A MoveOut that fails after the VF left the pod brings it back as it
+// was, IPv6 included, whatever per-link defaults the pod's namespace
+// would give it on the way back in.
 func TestMoveOutFailureKeepsPodIntact(t *testing.T) {
-	b := newBed(t)
-	req := b.moveInReq(t)
-	_, err := b.p.MoveIn(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
+	cases := map[string]func(t *testing.T, pod testNS){
+		"pod defaults":          func(*testing.T, testNS) {},
+		"pod has IPv6 disabled": func(t *testing.T, pod testNS) { pod.setConf(t, "default", "disable_ipv6", 1) },
+		"pod generates random link-locals": func(t *testing.T, pod testNS) {
+			pod.setConf(t, "default", "addr_gen_mode", nl.IN6_ADDR_GEN_MODE_RANDOM)
+		},
 	}
-	// Something else took the VF's name at home: the VF cannot go back.
-	b.host.ip(t, "link", "add", b.vf.name, "type", "veth", "peer", "name", linkPrefix+randHex(t, 4)+"q")
-	err = b.p.MoveOut(context.Background(), b.moveOutReq(b.original()))
-	if !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "to host netns") {
-		t.Fatalf("MoveOut: %v, want ErrNameTaken naming the move to the host", err)
+	for name, prepare := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := newBed(t)
+			prepare(t, b.pod)
+			req := b.moveInReq(t)
+			if _, err := b.p.MoveIn(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			// Something else took the VF's name at home: the VF cannot go back.
+			b.host.ip(t, "link", "add", b.vf.name, "type", "veth", "peer", "name", linkPrefix+randHex(t, 4)+"q")
+			err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original()))
+			if !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "to host netns") {
+				t.Fatalf("MoveOut: %v, want ErrNameTaken naming the move to the host", err)
+			}
+			if strings.Contains(err.Error(), "rollback incomplete") {
+				t.Errorf("rollback incomplete: %v", err)
+			}
+			b.host.ip(t, "link", "del", b.vf.name)
+			wantInPod(t, b, req)
+			if err := b.p.Check(context.Background(), checkReq(b, req)); err != nil {
+				t.Errorf("Check after the failed MoveOut: %v", err)
+			}
+			if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
+				t.Fatalf("MoveOut after clearing the name: %v", err)
+			}
+			wantHome(t, b.host, b.vf)
+		})
 	}
-	if strings.Contains(err.Error(), "rollback incomplete") {
-		t.Errorf("rollback incomplete: %v", err)
-	}
-	b.host.ip(t, "link", "del", b.vf.name)
-	wantInPod(t, b, req)
-	if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
-		t.Fatalf("MoveOut after clearing the name: %v", err)
-	}
-	wantHome(t, b.host, b.vf)
 }
 
 func TestMoveOutLeavesForeignLink(t *testing.T) {
@@ -366,30 +399,6 @@ func TestMoveOutLeavesForeignLink(t *testing.T) {
 	// The VF itself is home: MoveOut has nothing to do.
 	if err := b.p.MoveOut(context.Background(), b.moveOutReq(b.original())); err != nil {
 		t.Errorf("MoveOut of a VF at home: %v", err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	b := newBed(t)
-	ctx := context.Background()
-	req := b.moveInReq(t)
-	if _, err := b.p.MoveIn(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	extra := append(slices.Clone(req.IPs), ipConfig(t, "10.20.0.6/24", ""))
-	if err := b.p.Check(ctx, b.pod.path, "eth0", extra); !errors.Is(err, ErrAddressMissing) {
-		t.Errorf("Check with an address too many: %v, want ErrAddressMissing", err)
-	}
-	wrongPrefix := []*current.IPConfig{ipConfig(t, "10.20.0.5/16", "")}
-	if err := b.p.Check(ctx, b.pod.path, "eth0", wrongPrefix); !errors.Is(err, ErrAddressMissing) {
-		t.Errorf("Check with a wrong prefix: %v, want ErrAddressMissing", err)
-	}
-	b.pod.ip(t, "link", "set", "eth0", "down")
-	if err := b.p.Check(ctx, b.pod.path, "eth0", req.IPs); !errors.Is(err, ErrLinkDown) {
-		t.Errorf("Check of a down link: %v, want ErrLinkDown", err)
-	}
-	if err := b.p.Check(ctx, filepath.Join(t.TempDir(), "gone"), "eth0", nil); !errors.Is(err, ErrNetnsNotFound) {
-		t.Errorf("Check in a missing netns: %v, want ErrNetnsNotFound", err)
 	}
 }
 
@@ -461,4 +470,20 @@ func TestMoveOutFindsTheVFAsHomeName(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantHome(t, b.host, b.vf)
+}
+
+// A VF renamed inside the pod is still brought home: found by its alias.
+func TestMoveOutFindsAVFRenamedInThePod(t *testing.T) {
+	b := newBed(t)
+	ctx := context.Background()
+	if _, err := b.p.MoveIn(ctx, b.moveInReq(t)); err != nil {
+		t.Fatal(err)
+	}
+	b.pod.ip(t, "link", "set", "eth0", "down")
+	b.pod.ip(t, "link", "set", "eth0", "name", "eth9")
+	if err := b.p.MoveOut(ctx, b.moveOutReq(b.original())); err != nil {
+		t.Fatal(err)
+	}
+	wantHome(t, b.host, b.vf)
+	wantNotInPod(t, b.pod)
 }

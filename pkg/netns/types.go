@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -35,6 +36,16 @@ type MoveInRequest struct {
 	// Routes are added after the link is up; 0.0.0.0/0 or ::/0 with a
 	// gateway is the default route.
 	Routes []*types.Route
+	// Addresses, when non-nil, supplies the IPs and routes late: MoveIn
+	// calls it once the link is in the pod under IfName with MAC and MTU
+	// set, so the slow namespace moves overlap with whatever the caller
+	// waits for (OVN northd assigning dynamic addresses, say), and uses
+	// what it returns instead of IPs and Routes, which are then ignored.
+	// The result is validated like IPs and Routes. An error from it, or
+	// ctx ending while it runs, rolls everything back; MoveIn's error
+	// wraps the callback's, so errors.Is sees it. It runs on MoveIn's
+	// goroutine in the caller's own namespace, not in the pod's.
+	Addresses func(ctx context.Context) (ips []*current.IPConfig, routes []*types.Route, err error)
 }
 
 // Placed describes a VF after a successful MoveIn.
@@ -42,6 +53,23 @@ type Placed struct {
 	IfName string
 	MAC    net.HardwareAddr // the MAC the link has in the pod
 	MTU    int              // the MTU the link has in the pod
+	// IPs and Routes are what was configured: the request's, or what its
+	// Addresses callback returned.
+	IPs    []*current.IPConfig
+	Routes []*types.Route
+}
+
+// CheckRequest names what CNI CHECK verifies in the pod: the parts of the
+// link this plugin owns. MTU and sysctls are not among them; a chained
+// plugin such as tuning may legitimately change those.
+type CheckRequest struct {
+	PodNetns, IfName string
+	MAC              net.HardwareAddr // nil: not checked
+	// IPs must each be on the link with their prefix length; a Gateway
+	// is the gateway expected of the routes of its family that name none,
+	// as MoveIn installed them.
+	IPs    []*current.IPConfig
+	Routes []*types.Route // each must exist on the link, in its table
 }
 
 // MoveOutRequest asks for a VF to be brought home from a pod.
@@ -71,12 +99,31 @@ func (r MoveInRequest) validate() error {
 	if r.MTU < 0 {
 		return fmt.Errorf("%w: MTU %d", ErrInvalidRequest, r.MTU)
 	}
-	for _, ipc := range r.IPs {
+	if r.Addresses != nil {
+		return nil // validated when they arrive
+	}
+	return validateAddressing(r.IPs, r.Routes)
+}
+
+func (r CheckRequest) validate() error {
+	if r.PodNetns == "" {
+		return fmt.Errorf("%w: pod netns is empty", ErrInvalidRequest)
+	}
+	if err := validIfName(r.IfName); err != nil {
+		return err
+	}
+	return validateAddressing(r.IPs, r.Routes)
+}
+
+// validateAddressing refuses IP configs without an address and routes
+// without a destination, from a request or an Addresses callback alike.
+func validateAddressing(ips []*current.IPConfig, routes []*types.Route) error {
+	for _, ipc := range ips {
 		if ipc == nil || ipc.Address.IP == nil || ipc.Address.Mask == nil {
 			return fmt.Errorf("%w: IP config %v has no address/prefix", ErrInvalidRequest, ipc)
 		}
 	}
-	for _, rt := range r.Routes {
+	for _, rt := range routes {
 		if rt == nil || rt.Dst.IP == nil || rt.Dst.Mask == nil {
 			return fmt.Errorf("%w: route %v has no destination", ErrInvalidRequest, rt)
 		}
