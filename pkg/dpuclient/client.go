@@ -269,3 +269,20 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// Registered asks the DPU agent now (Info) whether its chassis is
+// registered in OVN SB: without a Chassis row ovn-controller on the DPU
+// claims no binding, so no port can become READY.
+func (c *Client) Registered(ctx context.Context) error {
+	info, err := c.api.Info(ctx, &ovndpuv1.InfoRequest{})
+	if err != nil {
+		return fmt.Errorf("%s Info: %w", c.agentName(), err)
+	}
+	c.mu.Lock()
+	c.info = info
+	c.mu.Unlock()
+	if !info.ChassisRegistered {
+		return fmt.Errorf("DPU chassis %q is not registered in OVN SB (is ovn-controller running on the DPU?)", info.Chassis)
+	}
+	return nil
+}

@@ -86,3 +86,14 @@ func (c *Client) describe(lsp, attachment string) string {
 		return fmt.Sprintf("last status %v", st.Phase)
 	}
 }
+
+// PortStatus is what the DPU last reported for lsp (nil when nothing), or
+// an error while the stream is not in sync, when there is no telling.
+func (c *Client) PortStatus(lsp string) (*ovndpuv1.PortStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.synced {
+		return nil, c.downErr()
+	}
+	return c.ports[lsp], nil
+}

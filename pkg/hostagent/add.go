@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -37,7 +36,10 @@ type addition struct {
 	att  *hoststate.Attachment
 	mac  net.HardwareAddr
 	res  *current.Result
-	log  *slog.Logger
+	ls   *nbdb.LogicalSwitch
+	// dynamic is set when OVN assigns the addresses.
+	dynamic *dynamicPlan
+	log     *slog.Logger
 	// lspWritten and lspNotWritten: the LSP create's outcome is known —
 	// it committed, or it was refused, found the name taken or was never
 	// sent — so its undo need not settle anything.
@@ -93,7 +95,8 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// rather than stack a second attachment on the same key.
 		ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
 		if err := a.undo(ctx, prev, ad.req, ad.log, a.opts.delTimeout); err != nil {
-			return err
+			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("the previous attachment %s of %s could not be undone yet",
+				prev.AttachmentID, key), err.Error())
 		}
 		if prev.UnplugPending {
 			return unplugPendingError(prev)
@@ -213,21 +216,58 @@ func newAttachmentID() string {
 // runSteps performs the side effects: addresses first (the LSP and the pod
 // need them), then the LSP request and the VF move in parallel — the DPU
 // works on the request while the VF is plumbed — then waits for the DPU's
-// verdict.
+// verdict. With OVN assigning the addresses, the VF move waits for them
+// only once the VF is in the pod.
 func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
+	if err := a.resolveSwitch(ctx, ad); err != nil {
+		return err
+	}
 	if err := a.step(ad, func() error { return a.allocate(ctx, ad) }, hoststate.StepIPAM); err != nil {
 		return err
 	}
 	err := a.step(ad, func() error {
-		lspErr := make(chan error, 1)
-		go func() { lspErr <- a.writeLSP(ctx, ad) }()
-		moveErr := a.moveVF(ctx, ad)
-		return errors.Join(<-lspErr, moveErr)
+		portDone := make(chan struct{})
+		var portErr error
+		go func() {
+			defer close(portDone)
+			portErr = a.setUpPort(ctx, ad)
+		}()
+		moveErr := a.moveVF(ctx, ad, portDone, &portErr)
+		<-portDone
+		if errors.Is(moveErr, errPortFailed) {
+			moveErr = nil // portErr says it
+		}
+		return errors.Join(portErr, moveErr)
 	}, hoststate.StepLSP, hoststate.StepVFMoved)
 	if err != nil {
 		return err
 	}
 	return a.awaitVerdict(ctx, ad)
+}
+
+// resolveSwitch finds the logical switch before anything is allocated and,
+// when OVN is to assign the addresses, checks that it can.
+func (a *Agent) resolveSwitch(ctx context.Context, ad *addition) error {
+	ls, err := a.nb.LogicalSwitch(ctx, ad.conf.LogicalSwitch)
+	if err != nil {
+		return invalidConfig("logicalSwitch: " + err.Error())
+	}
+	ad.ls = ls
+	if ad.conf.DynamicAddressing() {
+		ad.dynamic, err = planDynamic(ls)
+	}
+	return err
+}
+
+// setUpPort writes the LSP and, for OVN-assigned addresses, learns them.
+func (a *Agent) setUpPort(ctx context.Context, ad *addition) error {
+	if err := a.writeLSP(ctx, ad); err != nil {
+		return err
+	}
+	if ad.dynamic != nil {
+		return a.learnDynamic(ctx, ad)
+	}
+	return nil
 }
 
 // step records the intent of steps, runs do, and records them done. Steps
@@ -252,7 +292,9 @@ func (a *Agent) step(ad *addition, do func() error, names ...hoststate.StepName)
 	return nil
 }
 
-// allocate runs the IPAM delegate, or takes runtimeConfig.ips, or none.
+// allocate runs the IPAM delegate, or takes runtimeConfig.ips with the
+// configured gateways and routes; with neither, OVN assigns the addresses
+// once the LSP exists (learnDynamic).
 func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 	ad.res = &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	if t := ad.conf.IPAMType; t != "" {
@@ -260,7 +302,13 @@ func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 		if err := a.state.Save(ad.att); err != nil {
 			return err
 		}
-		res, err := a.ipam.Add(ctx, a.ipamRequest(ad.att, ad.req))
+		res, err := a.allocateIPAM(ctx, a.ipamRequest(ad.att, ad.req))
+		if errors.Is(err, ipam.ErrPluginNotFound) {
+			// It never ran, so there is nothing for an undo to release
+			// (and an undo could not run it either).
+			ad.att.IPAM = nil
+			return errors.Join(invalidConfig(fmt.Sprintf("ipam.type %q: %v", t, err)), a.state.Save(ad.att))
+		}
 		if err != nil {
 			return err
 		}
@@ -271,7 +319,18 @@ func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 	for _, ipn := range ad.conf.IPs {
 		ad.res.IPs = append(ad.res.IPs, &current.IPConfig{Address: *ipn})
 	}
+	withGateways(ad.res.IPs, ad.conf.Gateways)
+	ad.res.Routes = ad.conf.Routes
 	return nil
+}
+
+// allocateIPAM runs the delegate's ADD outside any GC of the delegate's
+// leases (see gcIPAM): the attachment is recorded by then, so GC counts it
+// as live.
+func (a *Agent) allocateIPAM(ctx context.Context, req ipam.Request) (*current.Result, error) {
+	a.ipamGate.RLock()
+	defer a.ipamGate.RUnlock()
+	return a.ipam.Add(ctx, req)
 }
 
 func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest) ipam.Request {
@@ -285,18 +344,13 @@ func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest)
 
 // writeLSP writes the Logical_Switch_Port request in one NB transaction.
 func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
-	lsUUID, err := a.nb.SwitchUUID(ctx, ad.conf.LogicalSwitch)
-	if err != nil {
-		ad.lspNotWritten = true
-		return invalidConfig("logicalSwitch: " + err.Error())
-	}
 	chassis, err := a.dpu.WaitChassis(ctx)
 	if err != nil {
 		ad.lspNotWritten = true
 		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
 	}
 	lsp := a.lspFor(ad, chassis)
-	err = a.nb.CreateLSP(ctx, lsUUID, lsp)
+	err = a.nb.CreateLSP(ctx, ad.ls.UUID, lsp)
 	ad.lspWritten = err == nil
 	ad.lspNotWritten = err != nil && (errors.Is(err, errLSPTaken) || !ops.OutcomeUnknown(err))
 	switch {
@@ -312,10 +366,14 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	return nil
 }
 
+// lspFor is the LSP of the attachment. Addresses OVN assigns are not known
+// yet: the port starts with "MAC dynamic" and port security on the MAC
+// alone (learnDynamic adds the addresses to it).
 func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
-	addr := []string{ad.mac.String()}
-	for _, ip := range ad.res.IPs {
-		addr = append(addr, ip.Address.IP.String())
+	addresses := portSecurity(ad.mac, ad.res.IPs)
+	ps := addresses
+	if ad.dynamic != nil {
+		addresses = ad.mac.String() + " dynamic"
 	}
 	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, VFNum: ad.vf.VFIndex, MTU: ad.conf.MTU}.Options()
 	ids := vifplug.Attachment{
@@ -323,17 +381,35 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 		ContainerID: ad.att.Key.ContainerID, IfName: ad.att.Key.IfName, DeviceID: ad.conf.DeviceID,
 		PodNamespace: ad.pod.namespace, PodName: ad.pod.name,
 	}.ExternalIDs()
-	joined := strings.Join(addr, " ")
-	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{joined},
-		PortSecurity: []string{joined}, Options: options, ExternalIDs: ids}
+	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{addresses},
+		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
 }
 
-// moveVF moves the VF into the pod and configures it.
-func (a *Agent) moveVF(ctx context.Context, ad *addition) error {
-	_, err := a.plumber.MoveIn(ctx, netns.MoveInRequest{
+// moveVF moves the VF into the pod and configures it. Addresses OVN
+// assigns are awaited once the VF is in the pod: portDone closes when the
+// port side is through, with *portErr its outcome.
+func (a *Agent) moveVF(ctx context.Context, ad *addition, portDone <-chan struct{}, portErr *error) error {
+	req := netns.MoveInRequest{
 		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
 		MAC: ad.mac, MTU: ad.conf.MTU, IPs: ad.res.IPs, Routes: ad.res.Routes,
-	})
+	}
+	if ad.dynamic != nil {
+		req.Addresses = func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
+			select {
+			case <-portDone:
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+			if *portErr != nil {
+				return nil, nil, errPortFailed
+			}
+			return ad.res.IPs, ad.res.Routes, nil
+		}
+	}
+	_, err := a.plumber.MoveIn(ctx, req)
+	if errors.Is(err, errPortFailed) {
+		return err
+	}
 	if err != nil {
 		msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
 		return types.NewError(plumbingCode(err), msg, err.Error())

@@ -59,7 +59,10 @@ type Agent struct {
 	ready     chan struct{} // closed once NB is connected
 	// claimMu makes "is this VF free?" and recording the claim one step.
 	claimMu sync.Mutex
-	metrics *metrics
+	// ipamGate keeps IPAM ADDs (readers) out of an IPAM GC (the writer),
+	// which frees every lease not on the list it was given.
+	ipamGate sync.RWMutex
+	metrics  *metrics
 }
 
 type options struct {

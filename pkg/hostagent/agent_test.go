@@ -3,6 +3,8 @@ package hostagent
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,8 +16,10 @@ import (
 	"time"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
+	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
+	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -33,6 +37,7 @@ type harness struct {
 	dpu     *fakeDPU
 	state   *hoststate.Store
 	dir     string
+	logs    *testenv.LogBuffer // what the agent logged (Info and up)
 }
 
 const (
@@ -52,8 +57,11 @@ func newHarness(t *testing.T) *harness {
 			PFMAC: pfMAC, VFIndex: 3}},
 		plumber: &fakePlumber{j: j, inPod: map[string]string{}},
 		ipam:    &fakeIPAM{j: j, leases: map[string]string{}},
-		nb:      &fakeNB{j: j, node: testNode, switches: map[string]string{"ls0": "ls0-uuid"}, lsps: map[string]*nbdb.LogicalSwitchPort{}},
-		dpu:     &fakeDPU{j: j},
+		nb: &fakeNB{j: j, node: testNode, switches: map[string]*nbdb.LogicalSwitch{
+			"ls0":     {UUID: "ls0-uuid", Name: "ls0"},
+			"dynamic": {UUID: "dyn-uuid", Name: "dynamic", OtherConfig: map[string]string{"subnet": "10.20.0.0/24", "ipv6_prefix": "fd00:20::"}}}, lsps: map[string]*nbdb.LogicalSwitchPort{}},
+		dpu:  &fakeDPU{j: j},
+		logs: &testenv.LogBuffer{},
 	}
 	h.start()
 	return h
@@ -64,7 +72,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) start() {
 	h.t.Helper()
 	agent, err := New(Config{Node: testNode, StateDir: h.dir},
-		WithLogger(quietLog()),
+		WithLogger(slog.New(slog.NewTextHandler(h.logs, nil))),
 		WithNorthbound(func(context.Context) (Northbound, error) { return h.nb, nil }),
 		WithDPU(h.dpu), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
 		WithDelTimeout(100*time.Millisecond))
@@ -84,6 +92,18 @@ func (h *harness) start() {
 	<-agent.ready // NB "connected": verbs need not wait
 	if h.state, err = hoststate.Open(h.dir); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// waitLog waits until the agent has logged a line containing text.
+func (h *harness) waitLog(text string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.logs.String(), text) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the agent never logged %q; it logged:\n%s", text, h.logs)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -271,8 +291,7 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
 		{name: "switch missing", conf: []byte(`{"cniVersion":"1.1.0","name":"net1","logicalSwitch":"nope","deviceID":"` + testDevice + `","ipam":{"type":"host-local"}}`),
 			code: 7, msgHas: `logical switch "nope" does not exist`,
-			journal: [][]string{addSteps, {"vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 0 ips 1"},
-				undoNoLSP}},
+			journal: nil}, // found before anything is allocated
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -452,22 +471,129 @@ func TestUnreadableStateIsNeverFree(t *testing.T) {
 	h.wantJournal()
 }
 
+// checkConf is the CHECK configuration of conf after an ADD that printed
+// result: the same, with the result as prevResult.
+func checkConf(conf, result []byte) []byte {
+	return []byte(strings.TrimSuffix(string(conf), "}") + `,"prevResult":` + string(result) + `}`)
+}
+
 func TestCheck(t *testing.T) {
 	h := newHarness(t)
-	h.mustAdd("c1")
-	if _, e := h.call(request("CHECK", "c1", netConf(""))); e != nil {
+	result, e := h.add("c1", netConf(""))
+	if e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	healthy := checkConf(netConf(""), result)
+	if _, e := h.call(request("CHECK", "c1", healthy)); e != nil {
 		t.Fatalf("CHECK of a live attachment: %v", e)
 	}
-	h.plumber.checkErr = errInjected
-	_, e := h.call(request("CHECK", "c1", netConf("")))
-	wantCode(t, e, 999, "VF "+testDevice+" in the pod")
-	h.plumber.checkErr = nil
-	delete(h.nb.lsps, testLSP)
+	got := h.plumber.lastCheck()
+	if got == nil || got.MAC.String() != "0e:00:00:00:00:05" || len(got.IPs) != 1 || got.IPs[0].Address.String() != "10.0.0.2/24" ||
+		got.PodNetns != testNetns || got.IfName != "eth0" {
+		t.Fatalf("the pod was checked against %+v, not against prevResult", got)
+	}
+	if !slices.Contains(h.j.list(), "ipam.check c1/eth0") {
+		t.Errorf("CHECK was not forwarded to the IPAM delegate: %v", h.j.list())
+	}
+	tamper := []struct {
+		name   string
+		break_ func()
+		heal   func()
+		code   uint32
+		msg    string
+	}{
+		{"pod interface", func() { h.plumber.checkErr = errors.New("eth0 in pod lacks 10.0.0.2/24") }, func() { h.plumber.checkErr = nil },
+			codeCheckFailed, "eth0 in pod lacks 10.0.0.2/24"},
+		{"port security", func() { h.nb.lsps[testLSP].PortSecurity = []string{"0e:00:00:00:00:05"} },
+			func() { h.nb.lsps[testLSP].PortSecurity = []string{"0e:00:00:00:00:05 10.0.0.2"} },
+			codeCheckFailed, `port_security ["0e:00:00:00:00:05"], the result says "0e:00:00:00:00:05 10.0.0.2"`},
+		{"DPU unplugged", func() { h.dpu.forget(testLSP) },
+			func() {
+				h.dpu.set(&ovndpuv1.PortStatus{LogicalPort: testLSP, AttachmentId: h.nb.lsps[testLSP].ExternalIDs[vifplug.ExtAttachment], Phase: ovndpuv1.Phase_PHASE_READY})
+			},
+			codeCheckFailed, "the DPU reports logical port " + testLSP + " not plugged"},
+		{"IPAM", func() { h.ipam.checkErr = errors.New("host-local: no lease") }, func() { h.ipam.checkErr = nil }, 999, "no lease"},
+	}
+	for _, tc := range tamper {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.break_()
+			_, e := h.call(request("CHECK", "c1", healthy))
+			wantCode(t, e, tc.code, tc.msg)
+			tc.heal()
+			if _, e := h.call(request("CHECK", "c1", healthy)); e != nil {
+				t.Fatalf("CHECK after healing: %v", e)
+			}
+		})
+	}
+	otherMAC := []byte(strings.Replace(string(healthy), `"mac":"0e:00:00:00:00:05"`, `"mac":"0e:00:00:00:00:99"`, 1))
+	_, e = h.call(request("CHECK", "c1", otherMAC))
+	wantCode(t, e, codeCheckFailed, "port_security")
 	_, e = h.call(request("CHECK", "c1", netConf("")))
-	wantCode(t, e, 999, "missing from OVN NB")
-	_, e = h.call(request("CHECK", "c9", netConf("")))
+	wantCode(t, e, 7, "prevResult is missing")
+	_, e = h.call(request("CHECK", "c9", healthy))
 	wantCode(t, e, 3, "no attachment for c9/eth0")
-	h.wantJournal([]string{"dpu.ready " + testLSP}) // only the healthy CHECK got as far as the DPU
+	delete(h.nb.lsps, testLSP)
+	_, e = h.call(request("CHECK", "c1", healthy))
+	wantCode(t, e, codeCheckFailed, "logical switch port "+testLSP+" is missing from OVN NB")
+}
+
+func TestDynamicAddressing(t *testing.T) {
+	dynConf := func(lsName, extra string) []byte {
+		return []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","logicalSwitch":"` + lsName + `","deviceID":"` +
+			testDevice + `"` + extra + `}`)
+	}
+	h := newHarness(t)
+	h.nb.dynamic = "10.20.0.5 fd00:20::c00:ff:fe00:5"
+	conf := dynConf("dynamic", `,"gateway":["10.20.0.1"],"routes":[{"dst":"0.0.0.0/0"}]`)
+	result, e := h.add("c1", conf)
+	if e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	lsp := h.nb.lsp(testLSP)
+	if want := []string{"0e:00:00:00:00:05 dynamic"}; !slices.Equal(lsp.Addresses, want) {
+		t.Errorf("addresses %v, want %v", lsp.Addresses, want)
+	}
+	if want := []string{"0e:00:00:00:00:05 10.20.0.5 fd00:20::c00:ff:fe00:5"}; !slices.Equal(lsp.PortSecurity, want) {
+		t.Errorf("port_security %v, want %v", lsp.PortSecurity, want)
+	}
+	var res struct {
+		IPs    []struct{ Address, Gateway string }
+		Routes []struct{ Dst string }
+	}
+	if err := json.Unmarshal(result, &res); err != nil || len(res.IPs) != 2 || res.IPs[0].Address != "10.20.0.5/24" ||
+		res.IPs[0].Gateway != "10.20.0.1" || res.IPs[1].Address != "fd00:20::c00:ff:fe00:5/64" || res.IPs[1].Gateway != "" ||
+		len(res.Routes) != 1 || res.Routes[0].Dst != "0.0.0.0/0" {
+		t.Errorf("result %s (%v)", result, err)
+	}
+	if !slices.Contains(h.j.list(), "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 0 ips 2") {
+		t.Errorf("the VF was not configured with OVN's addresses: %v", h.j.list())
+	}
+	if _, e := h.call(request("CHECK", "c1", checkConf(conf, result))); e != nil {
+		t.Errorf("CHECK of a dynamic attachment: %v", e)
+	}
+	if _, e := h.call(request("DEL", "c1", conf)); e != nil || h.nb.count() != 0 {
+		t.Fatalf("DEL: %v, %d LSPs left", e, h.nb.count())
+	}
+
+	h.nb.switches["bare"] = &nbdb.LogicalSwitch{UUID: "bare-uuid", Name: "bare"}
+	h.j.reset()
+	_, e = h.add("c2", dynConf("bare", ""))
+	wantCode(t, e, 7, "logical switch bare has neither other_config:subnet nor other_config:ipv6_prefix")
+	h.wantJournal() // found before anything was done
+
+	h.nb.dynamic = "" // northd does not answer
+	_, e = h.add("c3", dynConf("dynamic", `,"timeoutSeconds":1`))
+	wantCode(t, e, codeNotReady, "ovn-northd did not assign addresses to logical switch port "+testNode+"_c3_eth0")
+	if h.nb.count() != 0 || h.plumber.placed() != 0 {
+		t.Errorf("a failed dynamic ADD left %d LSPs, %d VFs in pods", h.nb.count(), h.plumber.placed())
+	}
+}
+
+func TestUnknownIPAMPluginIsAConfigError(t *testing.T) {
+	h := newHarness(t)
+	h.ipam.addErr = fmt.Errorf("%w: type %q, CNI_PATH %q", ipam.ErrPluginNotFound, "host-local", "/opt/cni/bin")
+	_, e := h.add("c1", netConf(""))
+	wantCode(t, e, 7, `ipam.type "host-local"`)
 }
 
 func TestGC(t *testing.T) {
@@ -486,17 +612,57 @@ func TestGC(t *testing.T) {
 	h.nb.lsps["foreign"] = &nbdb.LogicalSwitchPort{Name: "foreign", ExternalIDs: vifplug.Attachment{Owner: "node2", ID: "b1",
 		Network: "net1", ContainerID: "c8", IfName: "eth0"}.ExternalIDs()}
 	h.j.reset()
-	gc := []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}`)
-	if _, e := h.call(&ovndpuv1.CNIRequest{Command: "GC", Path: "/opt/cni/bin", Config: gc}); e != nil {
+	h.ipam.leases["gone/eth0"] = "10.0.0.99/24" // leaked by a DEL that never came
+	if _, e := h.call(gcRequest(`[{"containerID":"c1","ifname":"eth0"}]`)); e != nil {
 		t.Fatalf("GC: %v", e)
 	}
 	h.wantJournal([]string{"vf.moveout ens1f0v4 mac 0e:00:00:00:00:06 mtu 1500", "nb.delete " + testNode + "_c2_eth0", "ipam.del"},
-		[]string{"nb.delete orphan"})
+		[]string{"nb.delete orphan"}, []string{"ipam.gc-freed gone/eth0"})
+	if !slices.Equal(h.ipam.gcValid, []string{"c1/eth0"}) || h.ipam.leased() != 1 {
+		t.Errorf("IPAM GC was given %v and left %d leases, want [c1/eth0] and 1", h.ipam.gcValid, h.ipam.leased())
+	}
 	if h.nb.lsp(testLSP) == nil || h.nb.lsp("foreign") == nil || h.nb.count() != 2 {
 		t.Errorf("GC removed a valid or a foreign LSP: %d left", h.nb.count())
 	}
 	if _, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"}); err != nil {
 		t.Errorf("GC removed the valid attachment's state: %v", err)
+	}
+}
+
+func gcRequest(valid string) *ovndpuv1.CNIRequest {
+	return &ovndpuv1.CNIRequest{Command: "GC", Path: "/opt/cni/bin", Config: []byte(`{"cniVersion":"1.1.0","name":"net1",` +
+		`"type":"ovn-dpu-cni","ipam":{"type":"host-local"},"cni.dev/valid-attachments":` + valid + `}`)}
+}
+
+// A GC whose list predates an ADD in flight neither cancels nor undoes it,
+// and the IPAM delegate's GC keeps its lease.
+func TestGCSparesAnAddInFlight(t *testing.T) {
+	h := newHarness(t)
+	h.ipam.addStarted, h.ipam.release = make(chan struct{}), make(chan struct{})
+	added := make(chan *ovndpuv1.CNIError, 1)
+	go func() {
+		_, e := h.add("c1", netConf(""))
+		added <- e
+	}()
+	<-h.ipam.addStarted // the ADD is recorded and inside its IPAM ADD
+	gcDone := make(chan *ovndpuv1.CNIError, 1)
+	go func() {
+		_, e := h.call(gcRequest(`[]`))
+		gcDone <- e
+	}()
+	h.waitLog("GC: attachment busy")
+	close(h.ipam.release)
+	if e := <-added; e != nil {
+		t.Fatalf("ADD in flight during GC: %v", e)
+	}
+	if e := <-gcDone; e != nil {
+		t.Fatalf("GC: %v", e)
+	}
+	if h.nb.lsp(testLSP) == nil || h.plumber.placed() != 1 || h.ipam.leased() != 1 {
+		t.Fatalf("GC undid an ADD in flight: LSP %v, %d VFs placed, %d leases", h.nb.lsp(testLSP), h.plumber.placed(), h.ipam.leased())
+	}
+	if !slices.Equal(h.ipam.gcValid, []string{"c1/eth0"}) {
+		t.Errorf("IPAM GC was given %v, want the ADD in flight listed", h.ipam.gcValid)
 	}
 }
 
@@ -518,9 +684,19 @@ func TestGCReportsUnreadableState(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	h := newHarness(t)
-	if _, e := h.call(&ovndpuv1.CNIRequest{Command: "STATUS"}); e != nil {
+	status := func() *ovndpuv1.CNIError {
+		_, e := h.call(&ovndpuv1.CNIRequest{Command: "STATUS", Path: "/opt/cni/bin", Config: netConf("")})
+		return e
+	}
+	if e := status(); e != nil {
 		t.Fatalf("STATUS: %v", e)
 	}
+	h.wantJournal([]string{"ipam.status"})
+	h.ipam.statusErr = errors.New("dhcp daemon not running")
+	wantCode(t, status(), 50, "the IPAM plugin host-local is not ready")
+	h.ipam.statusErr = nil
+	h.dpu.unregistered = true
+	wantCode(t, status(), 50, `DPU chassis "dpu1" is not registered in OVN SB`)
 	_, e := h.call(&ovndpuv1.CNIRequest{Command: "BOGUS"})
 	wantCode(t, e, 4, "unknown CNI_COMMAND BOGUS")
 }

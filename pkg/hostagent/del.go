@@ -28,6 +28,11 @@ func (a *Agent) del(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 		return types.NewError(types.ErrTryAgainLater, "could not serialise DEL with the attachment's other operations", err.Error())
 	}
 	defer done()
+	return a.delLocked(ctx, key, req, log)
+}
+
+// delLocked is DEL with the key's lock held.
+func (a *Agent) delLocked(ctx context.Context, key hoststate.Key, req *ovndpuv1.CNIRequest, log *slog.Logger) error {
 	att, err := a.state.Load(key)
 	if errors.Is(err, hoststate.ErrNotFound) {
 		log.Info("DEL: no attachment state; nothing to undo")

@@ -27,21 +27,24 @@ type VFLookup interface {
 type Plumber interface {
 	MoveIn(ctx context.Context, req netns.MoveInRequest) (netns.Placed, error)
 	MoveOut(ctx context.Context, req netns.MoveOutRequest) error
-	Check(ctx context.Context, podNetns, ifName string, want []*current.IPConfig) error
+	Check(ctx context.Context, req netns.CheckRequest) error
 }
 
 // IPAM runs the network's IPAM delegate (*ipam.Delegate).
 type IPAM interface {
 	Add(ctx context.Context, req ipam.Request) (*current.Result, error)
 	Del(ctx context.Context, req ipam.Request) error
+	Check(ctx context.Context, req ipam.Request) error
+	GC(ctx context.Context, req ipam.Request) error
+	Status(ctx context.Context, req ipam.Request) error
 }
 
 // Northbound is what the verbs read from and write to OVN NB. Lookups of
-// this node's own LSPs come from the monitor cache; SwitchUUID too (every
-// switch's name is monitored); DeleteOwnLSP asks the server. Writes ride
-// connection losses and leader changes until ctx ends.
+// this node's own LSPs come from the monitor cache; LogicalSwitch too (every
+// switch's name and other_config are monitored); DeleteOwnLSP asks the
+// server. Writes ride connection losses and leader changes until ctx ends.
 type Northbound interface {
-	SwitchUUID(ctx context.Context, name string) (string, error)
+	LogicalSwitch(ctx context.Context, name string) (*nbdb.LogicalSwitch, error)
 	// CreateLSP creates lsp in the switch; an LSP of that name that is not
 	// this attachment's (lsp's ovn-dpu:attachment) is errLSPTaken.
 	CreateLSP(ctx context.Context, lsUUID string, lsp *nbdb.LogicalSwitchPort) error
@@ -52,6 +55,11 @@ type Northbound interface {
 	// attachment did not commit after its LSP was deleted: it watches for
 	// the LSP for a while and deletes it again if it shows up.
 	SettleDeleted(ctx context.Context, name, attachment string) error
+	// WaitDynamicAddresses waits for northd to fill the dynamic_addresses
+	// of this attachment's LSP and returns them.
+	WaitDynamicAddresses(ctx context.Context, name, attachment string) (string, error)
+	// SetPortSecurity sets the port_security of this attachment's LSP.
+	SetPortSecurity(ctx context.Context, name, attachment string, portSecurity []string) error
 	OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error)
 	OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error)
 	// Connected reports whether the session is up.
@@ -69,4 +77,10 @@ type DPU interface {
 	WaitChassis(ctx context.Context) (string, error)
 	WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error)
 	WaitGone(ctx context.Context, lsp, attachment string) error
+	// PortStatus is what the DPU last reported for lsp (nil: nothing), or
+	// an error while the stream is not in sync.
+	PortStatus(lsp string) (*ovndpuv1.PortStatus, error)
+	// Registered asks the DPU agent now whether its chassis is registered
+	// in OVN SB.
+	Registered(ctx context.Context) error
 }

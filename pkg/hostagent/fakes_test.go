@@ -2,10 +2,12 @@ package hostagent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -68,6 +70,7 @@ type fakePlumber struct {
 	moveInErr  error
 	moveOutErr error
 	checkErr   error
+	checked    *netns.CheckRequest // the last Check's request
 	// lost: the VF is at home under neither its name nor our alias; only
 	// a MoveOut naming where sysfs found it succeeds.
 	lost bool
@@ -75,14 +78,23 @@ type fakePlumber struct {
 
 func podKey(netnsPath, ifName string) string { return netnsPath + "/" + ifName }
 
-func (p *fakePlumber) MoveIn(_ context.Context, req netns.MoveInRequest) (netns.Placed, error) {
+func (p *fakePlumber) MoveIn(ctx context.Context, req netns.MoveInRequest) (netns.Placed, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.moveInErr != nil {
 		p.j.add("vf.movein-failed %s", req.VFNetdev)
 		return netns.Placed{}, p.moveInErr
 	}
-	p.j.add("vf.movein %s -> %s mac %s mtu %d ips %d", req.VFNetdev, req.IfName, req.MAC, req.MTU, len(req.IPs))
+	ips := req.IPs
+	if req.Addresses != nil {
+		// Like the real plumber: asked once the VF is in the pod.
+		var err error
+		if ips, _, err = req.Addresses(ctx); err != nil {
+			p.j.add("vf.movein-failed %s (addresses: %v)", req.VFNetdev, err)
+			return netns.Placed{}, fmt.Errorf("addresses for %s: %w", req.IfName, err)
+		}
+	}
+	p.j.add("vf.movein %s -> %s mac %s mtu %d ips %d", req.VFNetdev, req.IfName, req.MAC, req.MTU, len(ips))
 	p.inPod[podKey(req.PodNetns, req.IfName)] = req.VFNetdev
 	return netns.Placed{IfName: req.IfName, MAC: req.MAC, MTU: req.MTU}, nil
 }
@@ -108,16 +120,23 @@ func (p *fakePlumber) MoveOut(_ context.Context, req netns.MoveOutRequest) error
 	return nil
 }
 
-func (p *fakePlumber) Check(_ context.Context, podNetns, ifName string, _ []*current.IPConfig) error {
+func (p *fakePlumber) Check(_ context.Context, req netns.CheckRequest) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.checked = &req
 	if p.checkErr != nil {
 		return p.checkErr
 	}
-	if _, ok := p.inPod[podKey(podNetns, ifName)]; !ok {
-		return fmt.Errorf("%s not in %s", ifName, podNetns)
+	if _, ok := p.inPod[podKey(req.PodNetns, req.IfName)]; !ok {
+		return fmt.Errorf("no interface %s in pod %s", req.IfName, req.PodNetns)
 	}
 	return nil
+}
+
+func (p *fakePlumber) lastCheck() *netns.CheckRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.checked
 }
 
 func (p *fakePlumber) placed() int {
@@ -134,9 +153,56 @@ type fakeIPAM struct {
 	leases map[string]string
 	addErr error
 	delErr error
+	// checkErr and statusErr fail CHECK and STATUS; gcValid is the list
+	// the last GC was given.
+	checkErr, statusErr error
+	gcValid             []string
+	// addStarted, when set, is told of every ADD and held until release
+	// is closed (to catch a GC in the middle of one).
+	addStarted chan struct{}
+	release    chan struct{}
+}
+
+func (f *fakeIPAM) Check(_ context.Context, req ipam.Request) error {
+	f.j.add("ipam.check %s/%s", req.ContainerID, req.IfName)
+	return f.checkErr
+}
+
+func (f *fakeIPAM) Status(context.Context, ipam.Request) error {
+	f.j.add("ipam.status")
+	return f.statusErr
+}
+
+// GC frees, like host-local, every lease not on the list.
+func (f *fakeIPAM) GC(_ context.Context, req ipam.Request) error {
+	var conf gcConfig
+	if err := json.Unmarshal(req.NetConf, &conf); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	valid := map[string]bool{}
+	f.gcValid = nil
+	for _, v := range conf.Valid {
+		key := v.ContainerID + "/" + v.IfName
+		valid[key] = true
+		f.gcValid = append(f.gcValid, key)
+	}
+	slices.Sort(f.gcValid)
+	for key := range f.leases {
+		if !valid[key] {
+			delete(f.leases, key)
+			f.j.add("ipam.gc-freed %s", key)
+		}
+	}
+	return nil
 }
 
 func (f *fakeIPAM) Add(_ context.Context, req ipam.Request) (*current.Result, error) {
+	if f.addStarted != nil {
+		f.addStarted <- struct{}{}
+		<-f.release
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.addErr != nil {
@@ -175,8 +241,11 @@ type fakeNB struct {
 	j        *journal
 	node     string
 	mu       sync.Mutex
-	switches map[string]string // name -> uuid
+	switches map[string]*nbdb.LogicalSwitch
 	lsps     map[string]*nbdb.LogicalSwitchPort
+	// dynamic, when set, is what "northd" puts after the MAC in the
+	// dynamic_addresses of a port created with "MAC dynamic".
+	dynamic string
 	// createErr fails CreateLSP; with createCommits the LSP is written
 	// anyway, as when the reply of a committed transaction is lost.
 	createErr     error
@@ -184,13 +253,42 @@ type fakeNB struct {
 	deleteErr     error
 }
 
-func (nb *fakeNB) SwitchUUID(_ context.Context, name string) (string, error) {
+func (nb *fakeNB) LogicalSwitch(_ context.Context, name string) (*nbdb.LogicalSwitch, error) {
 	nb.mu.Lock()
 	defer nb.mu.Unlock()
-	if uuid, ok := nb.switches[name]; ok {
-		return uuid, nil
+	if ls, ok := nb.switches[name]; ok {
+		return ls, nil
 	}
-	return "", fmt.Errorf("logical switch %q does not exist in OVN NB", name)
+	return nil, fmt.Errorf("logical switch %q does not exist in OVN NB", name)
+}
+
+func (nb *fakeNB) WaitDynamicAddresses(ctx context.Context, name, _ string) (string, error) {
+	nb.mu.Lock()
+	northdUp := nb.dynamic != ""
+	nb.mu.Unlock()
+	if !northdUp {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	lsp := *nb.lsps[name]
+	mac, _, _ := strings.Cut(lsp.Addresses[0], " ")
+	dynamic := mac + " " + nb.dynamic
+	lsp.DynamicAddresses = &dynamic
+	nb.lsps[name] = &lsp
+	nb.j.add("nb.dynamic %s", name)
+	return dynamic, nil
+}
+
+func (nb *fakeNB) SetPortSecurity(_ context.Context, name, _ string, ps []string) error {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	lsp := *nb.lsps[name]
+	lsp.PortSecurity = ps
+	nb.lsps[name] = &lsp
+	nb.j.add("nb.port-security %s %s", name, ps)
+	return nil
 }
 
 func (nb *fakeNB) CreateLSP(_ context.Context, _ string, lsp *nbdb.LogicalSwitchPort) error {
@@ -269,6 +367,10 @@ func (nb *fakeNB) count() int {
 // fakeDPU answers verdicts as the test says: READY by default, ERROR with
 // rejectReason, or never (pending) until the ADD's context ends.
 type fakeDPU struct {
+	mu    sync.Mutex
+	ports map[string]*ovndpuv1.PortStatus // what PortStatus reports
+	// unregistered: the DPU's chassis is not in SB.
+	unregistered bool
 	j            *journal
 	rejectReason string
 	pending      string // when set, WaitReady blocks and then reports this
@@ -299,7 +401,36 @@ func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndp
 	}
 	st.Phase, st.Representor = ovndpuv1.Phase_PHASE_READY, "pf0vf3"
 	d.j.add("dpu.ready %s", lsp)
+	d.set(st)
 	return st, nil
+}
+
+func (d *fakeDPU) set(st *ovndpuv1.PortStatus) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ports == nil {
+		d.ports = map[string]*ovndpuv1.PortStatus{}
+	}
+	d.ports[st.LogicalPort] = st
+}
+
+func (d *fakeDPU) forget(lsp string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.ports, lsp)
+}
+
+func (d *fakeDPU) PortStatus(lsp string) (*ovndpuv1.PortStatus, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ports[lsp], nil
+}
+
+func (d *fakeDPU) Registered(context.Context) error {
+	if d.unregistered {
+		return errors.New(`DPU chassis "dpu1" is not registered in OVN SB`)
+	}
+	return nil
 }
 
 func (d *fakeDPU) WaitGone(ctx context.Context, lsp, _ string) error {

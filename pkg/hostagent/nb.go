@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -25,6 +27,10 @@ type northbound struct {
 	// settleTime bounds the waits that settle unknown outcomes
 	// (takenSettleTime; shorter in tests).
 	settleTime time.Duration
+	// lspChanged is closed (and replaced) whenever the cache's LSPs change,
+	// so waits for northd's dynamic_addresses need not poll.
+	mu         sync.Mutex
+	lspChanged chan struct{}
 }
 
 // Connected reports whether the session is up.
@@ -36,31 +42,50 @@ func (nb *northbound) Connected() bool {
 // Close ends the session.
 func (nb *northbound) Close() { nb.s.Close() }
 
-// connectNB monitors what ADD and DEL read: every Logical_Switch's name
-// (not its ports column, which on a cloud-sized NB is most of the data) and
-// this node's own LSPs, found by their ovn-dpu:owner. It returns once the
-// first connection is up; the session then rides reconnects and leader
-// changes by itself.
+// connectNB monitors what the verbs read: every Logical_Switch's name and
+// other_config (subnet and ipv6_prefix size OVN-assigned addresses; not its
+// ports column, which on a cloud-sized NB is most of the data) and this
+// node's own LSPs, found by their ovn-dpu:owner, with the columns CHECK
+// compares and northd's dynamic_addresses. It returns once the first
+// connection is up; the session then rides reconnects and leader changes
+// by itself.
 func connectNB(ctx context.Context, cfg conn.Config, node string, log *slog.Logger) (*northbound, error) {
 	dbModel, err := nbdb.FullDatabaseModel()
 	if err != nil {
 		return nil, err
 	}
+	nb := &northbound{node: node, log: log, settleTime: takenSettleTime, lspChanged: make(chan struct{})}
 	monitor := func(ctx context.Context, c client.Client) error {
+		c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+			AddFunc:    func(string, model.Model) { nb.notifyLSPs() },
+			UpdateFunc: func(string, model.Model, model.Model) { nb.notifyLSPs() },
+		})
 		ls, lsp := &nbdb.LogicalSwitch{}, &nbdb.LogicalSwitchPort{}
 		_, err := c.Monitor(ctx, c.NewMonitor(
-			client.WithTable(ls, &ls.Name),
+			client.WithTable(ls, &ls.Name, &ls.OtherConfig),
 			client.WithConditionalTable(lsp,
 				[]model.Condition{{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: vifplug.OwnerSelector(node)}},
-				&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses),
+				&lsp.Name, &lsp.ExternalIDs, &lsp.Options, &lsp.Addresses, &lsp.PortSecurity, &lsp.DynamicAddresses),
 		))
 		return err
 	}
-	s, err := conn.Open(ctx, dbModel, cfg, monitor, log)
-	if err != nil {
+	if nb.s, err = conn.Open(ctx, dbModel, cfg, monitor, log); err != nil {
 		return nil, err
 	}
-	return &northbound{s: s, node: node, log: log, settleTime: takenSettleTime}, nil
+	return nb, nil
+}
+
+func (nb *northbound) notifyLSPs() {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	close(nb.lspChanged)
+	nb.lspChanged = make(chan struct{})
+}
+
+func (nb *northbound) lspsChanged() <-chan struct{} {
+	nb.mu.Lock()
+	defer nb.mu.Unlock()
+	return nb.lspChanged
 }
 
 // cache is the latest connection's client, for cache reads and building
@@ -72,25 +97,82 @@ func (nb *northbound) cache(ctx context.Context) (client.Client, error) {
 	return nb.s.Wait(ctx)
 }
 
-// SwitchUUID finds the logical switch named name. A name several switches
-// share is an error, not a guess: NB does not make names unique.
-func (nb *northbound) SwitchUUID(ctx context.Context, name string) (string, error) {
+// LogicalSwitch finds the logical switch named name (its UUID, name and
+// other_config). A name several switches share is an error, not a guess:
+// NB does not make names unique.
+func (nb *northbound) LogicalSwitch(ctx context.Context, name string) (*nbdb.LogicalSwitch, error) {
 	var found []*nbdb.LogicalSwitch
 	c, err := nb.cache(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	err = c.WhereCache(func(ls *nbdb.LogicalSwitch) bool { return ls.Name == name }).List(ctx, &found)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("logical switch %q does not exist in OVN NB", name)
+		return nil, fmt.Errorf("logical switch %q does not exist in OVN NB", name)
 	case 1:
-		return found[0].UUID, nil
+		return found[0], nil
 	default:
-		return "", fmt.Errorf("logical switch name %q matches %d switches in OVN NB; rename them or use a unique name", name, len(found))
+		return nil, fmt.Errorf("logical switch name %q matches %d switches in OVN NB; rename them or use a unique name", name, len(found))
+	}
+}
+
+// WaitDynamicAddresses waits until northd has filled the dynamic_addresses
+// of this attachment's LSP name and returns them ("MAC [IPv4] [IPv6]").
+func (nb *northbound) WaitDynamicAddresses(ctx context.Context, name, attachment string) (string, error) {
+	for {
+		changed := nb.lspsChanged() // before the look, so no change is missed
+		c, err := nb.s.Wait(ctx)
+		if err != nil {
+			return "", err
+		}
+		lsp, err := ownLSP(ctx, c, name)
+		if err != nil {
+			return "", err
+		}
+		if lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment && lsp.DynamicAddresses != nil && *lsp.DynamicAddresses != "" {
+			return *lsp.DynamicAddresses, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-changed:
+		case <-nb.s.Changed(): // reconnected: the new cache may have it
+		}
+	}
+}
+
+// SetPortSecurity sets the port_security of this attachment's LSP name.
+// The update matches the row by UUID and attachment, so it cannot touch an
+// LSP that replaced ours; it is idempotent, so an unknown outcome is simply
+// tried again on the next connection.
+func (nb *northbound) SetPortSecurity(ctx context.Context, name, attachment string, portSecurity []string) error {
+	for attempt := 1; ; attempt++ {
+		err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
+			lsp, err := ownLSP(ctx, c, name)
+			if err != nil {
+				return err
+			}
+			if lsp == nil || lsp.ExternalIDs[vifplug.ExtAttachment] != attachment {
+				return fmt.Errorf("logical switch port %s of attachment %s is gone from OVN NB", name, attachment)
+			}
+			txn, err := ops.SetLSPPortSecurity(c, lsp.UUID, vifplug.ExtAttachment, attachment, portSecurity)
+			if err != nil {
+				return err
+			}
+			res, err := ops.Transact(ctx, c, txn)
+			if err == nil && res[0].Count != 1 {
+				return fmt.Errorf("logical switch port %s of attachment %s changed while setting its port_security", name, attachment)
+			}
+			return err
+		})
+		if err == nil || ctx.Err() != nil || !ops.OutcomeUnknown(err) {
+			return err
+		}
+		nb.log.Warn("NB update outcome unknown; retrying", "logical_port", name, "attachment", attachment, "attempt", attempt, "err", err)
 	}
 }
 

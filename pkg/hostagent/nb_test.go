@@ -40,7 +40,10 @@ func nbWith(t *testing.T) (*northbound, string, context.Context) {
 	}
 	var uuid string
 	testEventually(t, ctx, "switch ls0 in the cache", func() bool {
-		uuid, err = nb.SwitchUUID(ctx, "ls0")
+		ls, err := nb.LogicalSwitch(ctx, "ls0")
+		if err == nil {
+			uuid = ls.UUID
+		}
 		return err == nil
 	})
 	return nb, uuid, ctx
@@ -163,3 +166,55 @@ func lspsNamed(t *testing.T, ctx context.Context, nb *northbound, name string) i
 	}
 	return n
 }
+
+// The wait for northd's dynamic_addresses ends when the monitor shows them
+// (here written as northd would), and port_security then follows; neither
+// touches an LSP of another attachment.
+func TestDynamicAddressesAndPortSecurity(t *testing.T) {
+	nb, ls, ctx := nbWith(t)
+	lsp := lspOf(testNode, "a1")
+	lsp.Addresses = []string{"0e:00:00:00:00:05 dynamic"}
+	if err := nb.CreateLSP(ctx, ls, lsp); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		dyn, err := nb.WaitDynamicAddresses(ctx, "p1", "a1")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- dyn
+	}()
+	const assigned = "0e:00:00:00:00:05 10.20.0.5 fd00:20::c00:ff:fe00:5"
+	err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
+		row, err := ownLSP(ctx, c, "p1")
+		if err != nil {
+			return err
+		}
+		row.DynamicAddresses = ptr(assigned)
+		update, err := c.Where(row).Update(row, &row.DynamicAddresses)
+		if err != nil {
+			return err
+		}
+		_, err = ops.Transact(ctx, c, update)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dyn := <-got; dyn != assigned {
+		t.Fatalf("WaitDynamicAddresses = %q, want %q", dyn, assigned)
+	}
+	if err := nb.SetPortSecurity(ctx, "p1", "a1", []string{assigned}); err != nil {
+		t.Fatal(err)
+	}
+	testEventually(t, ctx, "port_security in the cache", func() bool {
+		row, _ := nb.OwnLSP(ctx, "p1")
+		return row != nil && len(row.PortSecurity) == 1 && row.PortSecurity[0] == assigned
+	})
+	if err := nb.SetPortSecurity(ctx, "p1", "a2", []string{"0e:00:00:00:00:05"}); err == nil {
+		t.Error("SetPortSecurity changed the LSP of another attachment")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
+	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -17,6 +21,7 @@ const (
 	codeRejected     = 100 // the DPU reported ERROR
 	codeNotReady     = 101 // not READY within timeoutSeconds
 	codeVFLookup     = 102 // deviceID is not a usable VF
+	codeCheckFailed  = 103 // CHECK: the attachment differs from prevResult
 	codeStatusFailed = types.ErrPluginNotAvailable
 )
 
@@ -44,17 +49,46 @@ func (a *Agent) dispatch(ctx context.Context, req *ovndpuv1.CNIRequest, log *slo
 	case "DEL":
 		return nil, a.del(ctx, req, log)
 	case "CHECK":
-		return nil, a.check(ctx, req)
+		return nil, a.check(ctx, req, log)
 	case "GC":
 		return nil, a.gc(ctx, req, log)
 	case "STATUS":
-		if err := a.Ready(); err != nil {
-			return nil, types.NewError(codeStatusFailed, "ovn-dpu cannot attach pods now", err.Error())
-		}
-		return nil, nil
+		return nil, a.status(ctx, req)
 	default:
 		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND "+req.Command, "")
 	}
+}
+
+// statusTimeout bounds STATUS's questions to the DPU agent and the IPAM
+// delegate: a runtime polls STATUS and must get an answer.
+const statusTimeout = 5 * time.Second
+
+// status answers STATUS: 50 unless NB and the DPU agent are connected,
+// the DPU's chassis is registered in SB and the IPAM delegate (if any)
+// reports itself ready; the message names what is not.
+func (a *Agent) status(ctx context.Context, req *ovndpuv1.CNIRequest) error {
+	notReady := func(what string, err error) error {
+		return types.NewError(codeStatusFailed, "ovn-dpu cannot attach pods now: "+what, err.Error())
+	}
+	if err := a.Ready(); err != nil {
+		return notReady("OVN NB or the DPU agent is not connected", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	if err := a.dpu.Registered(ctx); err != nil {
+		return notReady("the DPU chassis is not registered in OVN SB", err)
+	}
+	ipamType, err := netconf.IPAMType(req.Config)
+	if err != nil {
+		return err
+	}
+	if ipamType != "" {
+		r := ipam.Request{PluginType: ipamType, NetConf: req.Config, Path: filepath.SplitList(req.Path)}
+		if err := a.ipam.Status(ctx, r); err != nil {
+			return notReady("the IPAM plugin "+ipamType+" is not ready", err)
+		}
+	}
+	return nil
 }
 
 // asCNIError keeps CNI errors as they are and makes any other error a

@@ -49,6 +49,28 @@ func (l *Locker) Lock(ctx context.Context, key Key) (unlock func(), err error) {
 	return done, err
 }
 
+// TryLock takes the key only when nobody holds it or waits for it, and
+// reports whether it did. It suits GC, which must neither delay nor cancel
+// an attachment's own operations (an ADD in flight is not stale).
+func (l *Locker) TryLock(key Key) (unlock func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.keys[key] != nil {
+		return nil, false
+	}
+	if l.keys == nil {
+		l.keys = make(map[Key]*keyQueue)
+	}
+	w := &waiter{granted: make(chan struct{})}
+	close(w.granted)
+	l.keys[key] = &keyQueue{holder: w}
+	return sync.OnceFunc(func() {
+		l.mu.Lock()
+		l.releaseLocked(key, w)
+		l.mu.Unlock()
+	}), true
+}
+
 // Begin waits for the key, in arrival order, and returns a context for the
 // operation and done, which releases the key (call it exactly when the
 // operation is over; further calls do nothing).

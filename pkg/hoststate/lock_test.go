@@ -327,3 +327,37 @@ func ExampleLocker_Begin() {
 	fmt.Println("ok")
 	// Output: ok
 }
+
+func TestTryLockNeverWaitsNorCancels(t *testing.T) {
+	var l Locker
+	ctx, done, err := l.Begin(context.Background(), k1, OpAdd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.TryLock(k1); ok {
+		t.Fatal("TryLock took a key an ADD holds")
+	}
+	if ctx.Err() != nil {
+		t.Fatal("TryLock cancelled the ADD")
+	}
+	done()
+	unlock, ok := l.TryLock(k1)
+	if !ok {
+		t.Fatal("TryLock refused a free key")
+	}
+	add := beginAsync(&l, k1, OpAdd)
+	waitQueued(t, &l, k1, 1)
+	if _, ok := l.TryLock(k1); ok {
+		t.Fatal("TryLock took a held key")
+	}
+	unlock()
+	unlock() // a second call does nothing
+	r := recv(t, add)
+	if r.err != nil {
+		t.Fatalf("the ADD queued behind TryLock failed: %v", r.err)
+	}
+	r.done()
+	if !l.idle() {
+		t.Fatal("keys left after every holder released")
+	}
+}

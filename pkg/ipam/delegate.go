@@ -93,6 +93,13 @@ func (d *Delegate) GC(ctx context.Context, req Request) error {
 	return d.runWithoutResult(ctx, "GC", &req)
 }
 
+// Status runs the delegate's STATUS (config version 1.1.0 or later): is
+// it ready to allocate? Only PluginType, NetConf and Path of req are used.
+func (d *Delegate) Status(ctx context.Context, req Request) error {
+	req.ContainerID, req.Netns, req.IfName, req.Args = "", "", "", ""
+	return d.runWithoutResult(ctx, "STATUS", &req)
+}
+
 func (d *Delegate) runWithoutResult(ctx context.Context, command string, req *Request) error {
 	return d.run(ctx, command, req, func(ex invoke.Exec, path string, env envArgs) error {
 		return invoke.ExecPluginWithoutResult(ctx, path, req.NetConf, env, ex)
@@ -148,7 +155,7 @@ func (d *Delegate) environ(command string, req *Request) envArgs {
 		"CNI_COMMAND="+command,
 		"CNI_PATH="+strings.Join(req.Path, string(os.PathListSeparator)),
 	)
-	if command != "GC" {
+	if command != "GC" && command != "STATUS" { // these take no attachment
 		env = append(env,
 			"CNI_CONTAINERID="+req.ContainerID,
 			"CNI_NETNS="+req.Netns,

@@ -386,8 +386,11 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 	if err := d.GC(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Status(ctx, r); err != nil {
+		t.Fatal(err)
+	}
 	wantPath := "/nonexistent" + string(os.PathListSeparator) + pluginDir
-	for _, cmd := range []string{"ADD", "CHECK", "DEL", "GC"} {
+	for _, cmd := range []string{"ADD", "CHECK", "DEL", "GC", "STATUS"} {
 		env := readEnv(t, filepath.Join(dir, "env."+cmd))
 		for k, v := range env {
 			if strings.Contains(v, poison) || strings.Contains(v, processPoison) {
@@ -399,8 +402,8 @@ func TestProcessEnvironmentNeverReachesPlugin(t *testing.T) {
 			"CNI_CONTAINERID": "own-id", "CNI_NETNS": "/run/netns/x", "CNI_IFNAME": "eth7", "CNI_ARGS": "A=1;B=2",
 			"OVN_DPU_TEST_INHERITED": "yes", "OVN_DPU_TEST_OUT": dir,
 		}
-		if cmd == "GC" {
-			// GC concerns the whole network, not one attachment.
+		if cmd == "GC" || cmd == "STATUS" {
+			// These concern the whole network, not one attachment.
 			for _, k := range []string{"CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"} {
 				want[k] = ""
 			}

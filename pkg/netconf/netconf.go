@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/types/create"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
@@ -33,6 +36,9 @@ type Config struct {
 	Type           string
 	AgentSocket    string
 	TimeoutSeconds int
+	// DeviceInfoFile is runtimeConfig.CNIDeviceInfoFile: where Multus wants
+	// the device-info spec file (written by ADD, removed by DEL).
+	DeviceInfoFile string
 
 	// Read only by ParseAdd (nil or zero otherwise).
 	LogicalSwitch string
@@ -43,7 +49,19 @@ type Config struct {
 	IPs           []*net.IPNet
 	// IPAMType is ipam.type; "" when no IPAM delegate is configured.
 	IPAMType string
+	// Gateways (at most one per family) and Routes apply to the addresses
+	// OVN assigns or runtimeConfig.ips gives; an IPAM delegate brings its
+	// own, so they are refused next to ipam.
+	Gateways []net.IP
+	Routes   []*types.Route
+
+	// PrevResult is the result CHECK verifies (read only by ParseCheck).
+	PrevResult *current.Result
 }
+
+// DynamicAddressing reports whether OVN assigns the addresses: neither an
+// IPAM delegate nor runtimeConfig.ips gives any.
+func (c *Config) DynamicAddressing() bool { return c.IPAMType == "" && len(c.IPs) == 0 }
 
 // Timeout is timeoutSeconds as a duration.
 func (c *Config) Timeout() time.Duration { return time.Duration(c.TimeoutSeconds) * time.Second }
@@ -64,10 +82,14 @@ func Parse(stdin []byte) (*Config, error) {
 	d.str("type", &c.Type)
 	d.str("agentSocket", &c.AgentSocket)
 	d.intIn("timeoutSeconds", &c.TimeoutSeconds, 1, MaxTimeoutSeconds, "a whole number of seconds")
-	if !filepath.IsAbs(c.AgentSocket) {
-		// A relative path would resolve against wherever the runtime
-		// happened to exec the plugin from.
-		d.fail("agentSocket", d.raw["agentSocket"], "an absolute path")
+	// A relative path would resolve against wherever the runtime happened
+	// to exec the plugin from.
+	d.absPath("agentSocket", &c.AgentSocket)
+	if rc := d.object("runtimeConfig"); rc != nil {
+		rc.str("CNIDeviceInfoFile", &c.DeviceInfoFile)
+		if c.DeviceInfoFile != "" {
+			rc.absPath("CNIDeviceInfoFile", &c.DeviceInfoFile)
+		}
 	}
 	if err := d.Err(); err != nil {
 		return nil, err
@@ -89,6 +111,9 @@ func ParseAdd(stdin []byte) (*Config, error) {
 	d.intIn("mtu", &c.MTU, vifplug.MinMTU, vifplug.MaxMTU, "an MTU")
 	d.mac("mac", &c.MAC)
 	d.ipamType(&c.IPAMType)
+	d.ips("gateway", &c.Gateways)
+	d.routes("routes", &c.Routes)
+	d.capabilities("capabilities")
 	if rc := d.object("runtimeConfig"); rc != nil {
 		rc.str("deviceID", &c.DeviceID)
 		rc.mac("mac", &c.MAC)
@@ -103,8 +128,35 @@ func ParseAdd(stdin []byte) (*Config, error) {
 	case c.DeviceID == "":
 		return nil, invalid("deviceID is required (top level, as Multus sets it, or runtimeConfig.deviceID): the VF's PCI address")
 	}
+	if c.IPAMType != "" && (c.Gateways != nil || c.Routes != nil) {
+		return nil, invalid(fmt.Sprintf("gateway and routes apply to addresses OVN assigns or runtimeConfig.ips gives; "+
+			"with ipam (type %s) put them in the ipam section", c.IPAMType))
+	}
 	if c.LSPName == "" {
 		c.LSPName = DefaultLSPName
+	}
+	return c, nil
+}
+
+// ParseCheck is ParseAdd plus the prevResult CHECK verifies, required
+// (CHECK exists from cniVersion 0.4.0 on, and there it always has one) and
+// converted to the current result type whatever its version.
+func ParseCheck(stdin []byte) (*Config, error) {
+	c, err := ParseAdd(stdin)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := newDecoder(stdin)
+	raw := d.value("prevResult")
+	if raw == nil {
+		return nil, invalid("prevResult is missing from the CHECK configuration: the runtime must pass the result of ADD")
+	}
+	prev, err := create.Create(c.CNIVersion, raw)
+	if err == nil {
+		c.PrevResult, err = current.NewResultFromResult(prev)
+	}
+	if err != nil {
+		return nil, invalid(fmt.Sprintf("invalid prevResult in the network configuration: want a cniVersion %s result: %v", c.CNIVersion, err))
 	}
 	return c, nil
 }
@@ -198,6 +250,103 @@ func (d *decoder) mac(key string, dst *net.HardwareAddr) {
 	*dst = hw
 }
 
+// absPath reads a string that must be an absolute path.
+func (d *decoder) absPath(key string, dst *string) {
+	d.str(key, dst)
+	if *d.err == nil && !filepath.IsAbs(*dst) {
+		d.fail(key, d.raw[key], "an absolute path")
+	}
+}
+
+// ips reads one IP address or a list of them, at most one per family.
+func (d *decoder) ips(key string, dst *[]net.IP) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var list []string
+	if json.Unmarshal(v, &list) != nil {
+		var one string
+		if json.Unmarshal(v, &one) != nil {
+			d.fail(key, v, "an IP address, or a list of at most one IPv4 and one IPv6 address")
+			return
+		}
+		list = []string{one}
+	}
+	var v4, v6 int
+	for _, s := range list {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			d.fail(key, v, fmt.Sprintf("IP addresses (%q is not one)", s))
+			return
+		}
+		if ip.To4() != nil {
+			v4++
+		} else {
+			v6++
+		}
+		*dst = append(*dst, ip)
+	}
+	if v4 > 1 || v6 > 1 {
+		d.fail(key, v, "at most one IPv4 and one IPv6 address")
+	}
+}
+
+// routes reads a list of {"dst": CIDR, "gw": IP} routes, as IPAM results
+// carry them; a route without gw goes via the gateway of its family.
+func (d *decoder) routes(key string, dst *[]*types.Route) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var list []struct {
+		Dst *string `json:"dst"`
+		GW  *string `json:"gw"`
+	}
+	const want = `a list of routes like [{"dst":"0.0.0.0/0","gw":"10.0.0.1"}] ("gw" optional)`
+	if json.Unmarshal(v, &list) != nil {
+		d.fail(key, v, want)
+		return
+	}
+	for i, r := range list {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if r.Dst == nil {
+			d.fail(at+".dst", nil, "a destination like 0.0.0.0/0")
+			return
+		}
+		_, ipn, err := net.ParseCIDR(*r.Dst)
+		if err != nil {
+			d.fail(at+".dst", json.RawMessage(strconv.Quote(*r.Dst)), "a destination with prefix length like 0.0.0.0/0")
+			return
+		}
+		route := &types.Route{Dst: *ipn}
+		if r.GW != nil {
+			if route.GW = net.ParseIP(*r.GW); route.GW == nil {
+				d.fail(at+".gw", json.RawMessage(strconv.Quote(*r.GW)), "an IP address")
+				return
+			}
+			if (route.GW.To4() == nil) != (ipn.IP.To4() == nil) {
+				d.fail(at+".gw", json.RawMessage(strconv.Quote(*r.GW)), "an address of the same family as dst "+*r.Dst)
+				return
+			}
+		}
+		*dst = append(*dst, route)
+	}
+}
+
+// capabilities reads the object of capability names a runtime (Multus,
+// libcni) turns into runtimeConfig; the plugin only needs it well formed.
+func (d *decoder) capabilities(key string) {
+	v := d.value(key)
+	if v == nil {
+		return
+	}
+	var caps map[string]bool
+	if json.Unmarshal(v, &caps) != nil {
+		d.fail(key, v, `an object of capability names and booleans, like {"mac": true, "ips": true}`)
+	}
+}
+
 // cidrs reads a list of addresses with prefix length.
 func (d *decoder) cidrs(key string, dst *[]*net.IPNet) {
 	v := d.value(key)
@@ -249,4 +398,16 @@ func (d *decoder) ipamType(dst *string) {
 
 func invalid(msg string) *types.Error {
 	return types.NewError(types.ErrInvalidNetworkConfig, msg, "")
+}
+
+// IPAMType reads only ipam.type, for the verbs that concern a whole
+// network (GC, STATUS): "" when there is no ipam object.
+func IPAMType(stdin []byte) (string, error) {
+	d, err := newDecoder(stdin)
+	if err != nil {
+		return "", err
+	}
+	var t string
+	d.ipamType(&t)
+	return t, d.Err()
 }

@@ -2,6 +2,7 @@ package netconf
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -134,6 +135,33 @@ func TestParseAdd(t *testing.T) {
 		{name: "runtimeConfig not an object", conf: `{"logicalSwitch":"ls","deviceID":"d","runtimeConfig":[]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "runtimeConfig"},
 		{name: "ipam without type", conf: `{"logicalSwitch":"ls","deviceID":"d","ipam":{"subnet":"10.0.0.0/24"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "ipam.type is missing"},
 		{name: "ipam type not a string", conf: `{"logicalSwitch":"ls","deviceID":"d","ipam":{"type":1}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "ipam.type"},
+		{name: "dynamic addressing with gateway and routes",
+			conf: `{` + base + `,"gateway":["10.20.0.1","fd00:20::1"],"routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0","gw":"fd00:20::1"}],
+				"capabilities":{"mac":true,"ips":true}}`,
+			check: func(t *testing.T, c *Config) {
+				if !c.DynamicAddressing() || len(c.Gateways) != 2 || len(c.Routes) != 2 || c.Routes[0].GW != nil ||
+					c.Routes[1].Dst.String() != "::/0" || !c.Routes[1].GW.Equal(net.ParseIP("fd00:20::1")) {
+					t.Errorf("got dynamic %v gateways %v routes %v", c.DynamicAddressing(), c.Gateways, c.Routes)
+				}
+			}},
+		{name: "one gateway as a string, static ips are not dynamic",
+			conf: `{` + base + `,"gateway":"10.0.0.1","runtimeConfig":{"ips":["10.0.0.5/24"],"CNIDeviceInfoFile":"/run/devinfo/x.json"}}`,
+			check: func(t *testing.T, c *Config) {
+				if c.DynamicAddressing() || len(c.Gateways) != 1 || c.DeviceInfoFile != "/run/devinfo/x.json" {
+					t.Errorf("got dynamic %v gateways %v device info %q", c.DynamicAddressing(), c.Gateways, c.DeviceInfoFile)
+				}
+			}},
+		{name: "gateway not an IP", conf: `{` + base + `,"gateway":"10.0.0"}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `invalid gateway "10.0.0"`},
+		{name: "gateway a number", conf: `{` + base + `,"gateway":7}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "invalid gateway 7"},
+		{name: "two IPv4 gateways", conf: `{` + base + `,"gateway":["10.0.0.1","10.0.0.2"]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "at most one IPv4"},
+		{name: "routes not a list", conf: `{` + base + `,"routes":{"dst":"0.0.0.0/0"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "invalid routes"},
+		{name: "route without dst", conf: `{` + base + `,"routes":[{"gw":"10.0.0.1"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "routes[0].dst is missing"},
+		{name: "route dst not a CIDR", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0"},{"dst":"10.1.0.0"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `routes[1].dst "10.1.0.0"`},
+		{name: "route gw not an IP", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0","gw":"x"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `routes[0].gw "x"`},
+		{name: "route gw of the other family", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0","gw":"fd00::1"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "same family"},
+		{name: "gateway next to ipam", conf: `{` + base + `,"gateway":"10.0.0.1","ipam":{"type":"host-local"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "ipam section"},
+		{name: "capabilities not an object", conf: `{` + base + `,"capabilities":["mac"]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "capabilities"},
+		{name: "device info file relative", conf: `{` + base + `,"runtimeConfig":{"CNIDeviceInfoFile":"x.json"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "runtimeConfig.CNIDeviceInfoFile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +174,40 @@ func TestParseAdd(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseCheck(t *testing.T) {
+	const base = `"name":"n","type":"ovn-dpu-cni","logicalSwitch":"ls","deviceID":"0000:03:00.2"`
+	for _, tc := range []struct {
+		name, conf string
+		code       uint
+		msgHas     string
+		ips        int
+	}{
+		{name: "1.1.0 result", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":{"cniVersion":"1.1.0",
+			"interfaces":[{"name":"eth0","mac":"0e:00:00:00:00:01","sandbox":"/var/run/netns/p"}],
+			"ips":[{"address":"10.0.0.5/24","interface":0},{"address":"fd00::5/64","interface":0}]}}`, ips: 2},
+		{name: "0.4.0 result converted", conf: `{"cniVersion":"0.4.0",` + base + `,"prevResult":{"cniVersion":"0.4.0",
+			"ips":[{"version":"4","address":"10.0.0.5/24"}]}}`, ips: 1},
+		{name: "missing", conf: `{"cniVersion":"1.1.0",` + base + `}`, code: types.ErrInvalidNetworkConfig, msgHas: "prevResult is missing"},
+		{name: "malformed", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":{"ips":[{"address":"10.0.0.5"}]}}`,
+			code: types.ErrInvalidNetworkConfig, msgHas: "invalid prevResult"},
+		{name: "not an object", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":"x"}`, code: types.ErrInvalidNetworkConfig, msgHas: "invalid prevResult"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseCheck([]byte(tc.conf))
+			if tc.code != 0 {
+				wantCNIError(t, err, tc.code, tc.msgHas)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.PrevResult.IPs) != tc.ips {
+				t.Fatalf("prevResult IPs = %v, want %d", c.PrevResult.IPs, tc.ips)
+			}
 		})
 	}
 }

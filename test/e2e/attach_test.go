@@ -253,43 +253,20 @@ func TestHostAgentRestartBetweenAddAndDel(t *testing.T) {
 	}
 }
 
-// TestCheckStatusAndGC: the other verbs reach the host agent too. STATUS
-// passes with both agents up, CHECK passes on a live attachment, and GC
-// removes the attachments its valid list omits (LSP gone, VF home). GC is
-// run as a runtime runs it, straight at the plugin: cnitool's gc DELs
-// from its own cache first and would leave our GC nothing to do.
-func TestCheckStatusAndGC(t *testing.T) {
+// TestStatus: STATUS reaches the host agent, which forwards it to the
+// IPAM delegate; with both agents up, OVN connected and the DPU chassis
+// registered it passes. (CHECK and GC: verbs_test.go.)
+func TestStatus(t *testing.T) {
 	e := setup(t)
 	vf := testbed.Must(e.bed.AddVF(e.ctx, 0, 4))(t)
-	ns := testbed.Must(e.bed.AddPod(e.ctx, "g"))(t)
-	conf := e.netconf(vf.PCI, e.hostLocal(), nil)
-	for _, verb := range []string{"status"} {
-		if r := e.bed.CNITool(e.ctx, verb, ns, conf); r.Err != nil {
-			t.Fatalf("cnitool %s: %v: %s %s", verb, r.Err, r.Stdout, r.Stderr)
-		}
+	if r := e.bed.ExecPlugin(e.ctx, "STATUS", "", "", "", e.netconf(vf.PCI, e.hostLocal(), nil)); r.Err != nil {
+		t.Fatalf("STATUS: %v: %s %s", r.Err, r.Stdout, r.Stderr)
 	}
-	e.add(t, ns, conf)
-	if r := e.bed.CNITool(e.ctx, "check", ns, conf); r.Err != nil {
-		t.Fatalf("cnitool check: %v: %s %s", r.Err, r.Stdout, r.Stderr)
+	if r := e.bed.ExecPlugin(e.ctx, "STATUS", "", "", "", e.netconf(vf.PCI, map[string]any{"type": "no-such-ipam"}, nil)); r.Err == nil {
+		t.Fatalf("STATUS with an IPAM plugin that does not exist passed: %s", r.Stdout)
+	} else if code, msg := r.CNIError(); code != 50 || !strings.Contains(msg, "IPAM plugin no-such-ipam") {
+		t.Fatalf("STATUS with a missing IPAM plugin: code %d %q, want 50 naming it", code, msg)
 	}
-	// An orphan LSP of this node (its state lost) and another node's LSP.
-	for _, o := range []struct{ name, owner string }{{"orphan", e.host.Node}, {"elsewhere", "other-host"}} {
-		testbed.Must(e.bed.NBCtl(e.ctx, "lsp-add", "net1", o.name, "--", "set", "Logical_Switch_Port", o.name,
-			`external_ids:"ovn-dpu:owner"=`+o.owner, `external_ids:"ovn-dpu:network"=ovnnet`, `external_ids:"ovn-dpu:attachment"=x`,
-			`external_ids:"ovn-dpu:container-id"=gone`, `external_ids:"ovn-dpu:ifname"=eth0`))(t)
-	}
-	gcConf := e.netconf(vf.PCI, e.hostLocal(), map[string]any{
-		"cni.dev/valid-attachments": []map[string]string{{"containerID": "some-other-pod", "ifname": "eth0"}}})
-	if r := e.bed.ExecPlugin(e.ctx, "GC", "", "", "", gcConf); r.Err != nil {
-		t.Fatalf("GC: %v: %s %s", r.Err, r.Stdout, r.Stderr)
-	}
-	if got := e.lsps(t); len(got) != 0 {
-		t.Fatalf("LSPs of this node left after GC: %v", got)
-	}
-	if _, err := e.bed.NBCtl(e.ctx, "get", "Logical_Switch_Port", "elsewhere", "name"); err != nil {
-		t.Fatalf("GC touched another node's LSP: %v", err)
-	}
-	e.vfHome(t, vf)
 }
 
 // TestConcurrentAttachments: eight pods attached and detached at once, as

@@ -39,3 +39,19 @@ func DeleteLSP(c client.Client, lspUUID string) ([]ovsdb.Operation, error) {
 	}
 	return ops, nil
 }
+
+// SetLSPPortSecurity returns the operation that sets the port_security of
+// the LSP lspUUID, provided its external_ids still carry key=value (so an
+// LSP that replaced it under the same UUID's name is never touched; the
+// result's Count says whether it matched).
+func SetLSPPortSecurity(c client.Client, lspUUID, key, value string, portSecurity []string) ([]ovsdb.Operation, error) {
+	lsp := &nbdb.LogicalSwitchPort{UUID: lspUUID, PortSecurity: portSecurity}
+	ops, err := c.WhereAll(lsp,
+		model.Condition{Field: &lsp.UUID, Function: ovsdb.ConditionEqual, Value: lspUUID},
+		model.Condition{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: map[string]string{key: value}},
+	).Update(lsp, &lsp.PortSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("set port_security of logical switch port %s: %w", lspUUID, err)
+	}
+	return ops, nil
+}
