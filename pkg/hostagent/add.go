@@ -391,9 +391,12 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 func (a *Agent) moveVF(ctx context.Context, ad *addition, portDone <-chan struct{}, portErr *error) error {
 	req := netns.MoveInRequest{
 		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
-		MAC: ad.mac, MTU: ad.conf.MTU, IPs: ad.res.IPs, Routes: ad.res.Routes,
+		MAC: ad.mac, MTU: ad.conf.MTU,
 	}
-	if ad.dynamic != nil {
+	if ad.dynamic == nil {
+		req.IPs, req.Routes = ad.res.IPs, ad.res.Routes
+	} else {
+		// ad.res is the port side's to fill until portDone.
 		req.Addresses = func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
 			select {
 			case <-portDone:
