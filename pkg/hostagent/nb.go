@@ -157,7 +157,7 @@ func (nb *northbound) SetPortSecurity(ctx context.Context, name, attachment stri
 				return err
 			}
 			if lsp == nil || lsp.ExternalIDs[vifplug.ExtAttachment] != attachment {
-				return fmt.Errorf("logical switch port %s of attachment %s is gone from OVN NB", name, attachment)
+				return fmt.Errorf("%w: logical switch port %s of attachment %s", errLSPGone, name, attachment)
 			}
 			txn, err := ops.SetLSPPortSecurity(c, lsp.UUID, vifplug.ExtAttachment, attachment, portSecurity)
 			if err != nil {
@@ -165,11 +165,11 @@ func (nb *northbound) SetPortSecurity(ctx context.Context, name, attachment stri
 			}
 			res, err := ops.Transact(ctx, c, txn)
 			if err == nil && res[0].Count != 1 {
-				return fmt.Errorf("logical switch port %s of attachment %s changed while setting its port_security", name, attachment)
+				return fmt.Errorf("%w: logical switch port %s of attachment %s, while setting its port_security", errLSPGone, name, attachment)
 			}
 			return err
 		})
-		if err == nil || ctx.Err() != nil || !ops.OutcomeUnknown(err) {
+		if err == nil || ctx.Err() != nil || errors.Is(err, errLSPGone) || !ops.OutcomeUnknown(err) {
 			return err
 		}
 		nb.log.Warn("NB update outcome unknown; retrying", "logical_port", name, "attachment", attachment, "attempt", attempt, "err", err)
@@ -204,6 +204,10 @@ func (nb *northbound) OwnLSPs(ctx context.Context, network string) ([]*nbdb.Logi
 	err = c.WhereCache(func(p *nbdb.LogicalSwitchPort) bool { return p.ExternalIDs[vifplug.ExtNetwork] == network }).List(ctx, &found)
 	return found, err
 }
+
+// errLSPGone: the attachment's LSP is no longer in NB (deleted behind our
+// back, or replaced by another attachment's).
+var errLSPGone = errors.New("gone from OVN NB")
 
 // errLSPTaken: an LSP of that name exists and is not this attachment's.
 var errLSPTaken = errors.New("logical switch port name taken")

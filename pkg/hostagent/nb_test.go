@@ -212,8 +212,8 @@ func TestDynamicAddressesAndPortSecurity(t *testing.T) {
 		row, _ := nb.OwnLSP(ctx, "p1")
 		return row != nil && len(row.PortSecurity) == 1 && row.PortSecurity[0] == assigned
 	})
-	if err := nb.SetPortSecurity(ctx, "p1", "a2", []string{"0e:00:00:00:00:05"}); err == nil {
-		t.Error("SetPortSecurity changed the LSP of another attachment")
+	if err := nb.SetPortSecurity(ctx, "p1", "a2", []string{"0e:00:00:00:00:05"}); !errors.Is(err, errLSPGone) || ctx.Err() != nil {
+		t.Errorf("SetPortSecurity for another attachment: %v, want errLSPGone at once", err)
 	}
 }
 
