@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	p := &plugin{stdout: os.Stdout}
+	p := &plugin{stdout: os.Stdout, stderr: os.Stderr}
 	// PluginMainFuncsWithError rather than PluginMainFuncs: skel prints
 	// errors without cniVersion, which the spec's error object carries.
 	err := skel.PluginMainFuncsWithError(p.funcs(),

@@ -57,6 +57,7 @@ const testNetns = "/var/run/netns/ovn-dpu-cni-test-pod"
 type invocation struct {
 	command, containerID, netns, ifname, args, path string
 	stdin                                           string
+	dir                                             string // working directory; "" is the test's
 }
 
 func addInvocation(stdin string) invocation {
@@ -91,6 +92,7 @@ func run(t *testing.T, inv invocation) outcome {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, pluginBin)
+	cmd.Dir = inv.dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range map[string]string{
 		"CNI_COMMAND": inv.command, "CNI_CONTAINERID": inv.containerID, "CNI_NETNS": inv.netns,
@@ -149,7 +151,7 @@ func sampleResult() *types100.Result {
 	zero := 0
 	return &types100.Result{
 		CNIVersion: "1.1.0",
-		Interfaces: []*types100.Interface{{Name: "net1", Mac: "0a:58:0a:00:00:05", Sandbox: testNetns}},
+		Interfaces: []*types100.Interface{{Name: "net1", Mac: "0a:58:0a:00:00:05", Sandbox: testNetns, PciID: "0000:03:00.2"}},
 		IPs:        []*types100.IPConfig{{Interface: &zero, Address: *ipnet, Gateway: net.ParseIP("10.0.0.1")}},
 	}
 }
@@ -234,16 +236,57 @@ func TestDelPrintsNothing(t *testing.T) {
 	}
 }
 
+// CHECK prints nothing on success, as the spec wants, even when the agent
+// answers something, whatever the version of its prevResult.
 func TestCheckSucceedsSilently(t *testing.T) {
-	agent := cniclienttest.Start(t, "", cniclienttest.Result(nil))
-	inv := addInvocation(config("1.1.0", agent.Socket, `, "prevResult": {"cniVersion": "1.1.0"}`))
-	inv.command = "CHECK"
-	o := run(t, inv)
-	if o.exitCode != 0 || o.stdout != "" {
-		t.Fatalf("exit %d, stdout %q; want 0 and nothing", o.exitCode, o.stdout)
+	agent := cniclienttest.Start(t, "", resultAgent)
+	for _, ver := range []string{"0.4.0", "1.0.0", "1.1.0"} {
+		t.Run(ver, func(t *testing.T) {
+			prev, err := sampleResult().GetAsVersion(ver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := addInvocation(config(ver, agent.Socket, `, "prevResult": `+string(b)))
+			inv.command = "CHECK"
+			o := run(t, inv)
+			if o.exitCode != 0 || o.stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %s; want 0 and nothing", o.exitCode, o.stdout, o.stderr)
+			}
+			reqs := agent.Requests()
+			if got := reqs[len(reqs)-1]; !proto.Equal(got, inv.request()) {
+				t.Errorf("agent got %v, want %v", got, inv.request())
+			}
+		})
 	}
-	if got := agent.Requests(); len(got) != 1 || got[0].GetCommand() != "CHECK" {
-		t.Errorf("agent got %v", got)
+}
+
+// A CHECK without a usable prevResult is code 7 at once, even while the
+// host agent is down: it names prevResult instead of the socket, and the
+// runtime does not retry a config that can never pass.
+func TestInvalidCheckConfigIsCode7WhileAgentDown(t *testing.T) {
+	socket := cniclienttest.SocketPath(t) // never listened on
+	for name, extra := range map[string]string{
+		"no prevResult":              "",
+		"null prevResult":            `, "prevResult": null`,
+		"prevResult not an object":   `, "prevResult": "eth0"`,
+		"prevResult with a bad ip":   `, "prevResult": {"cniVersion": "1.1.0", "ips": [{"address": "10.0.0.5"}]}`,
+		"prevResult of another kind": `, "prevResult": {"cniVersion": "1.1.0", "interfaces": {"name": "eth0"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			// timeoutSeconds 1 keeps a regression that dials from waiting 10s.
+			inv := addInvocation(config("1.1.0", socket, `, "timeoutSeconds": 1`+extra))
+			inv.command = "CHECK"
+			o := run(t, inv)
+			m := decodeJSON(t, o.stdout)
+			msg, _ := m["msg"].(string)
+			if o.exitCode != 1 || m["code"] != float64(types.ErrInvalidNetworkConfig) || !strings.Contains(msg, "prevResult") {
+				t.Errorf("exit %d, stdout %s; want code 7 naming prevResult", o.exitCode, o.stdout)
+			}
+		})
 	}
 }
 

@@ -32,6 +32,7 @@ var commands = map[string]string{
 	"cnitool":            "github.com/containernetworking/cni/cnitool",
 	"host-local":         "github.com/containernetworking/plugins/plugins/ipam/host-local",
 	"static":             "github.com/containernetworking/plugins/plugins/ipam/static",
+	"tuning":             "github.com/containernetworking/plugins/plugins/meta/tuning",
 }
 
 // BinDir returns the directory holding every command of commands, building

@@ -88,8 +88,21 @@ func (r CNIResult) CNIError() (code uint, msg string) {
 // CNITool runs `cnitool command network pod-netns` the way a person would,
 // with the bed's binaries as CNI_PATH, the network config conf (written to
 // a NETCONFPATH of its own) and extra environment (CNI_ARGS=...,
-// CNI_IFNAME=...).
+// CNI_IFNAME=..., CAP_ARGS=...).
 func (b *Bed) CNITool(ctx context.Context, command, pod string, conf map[string]any, env ...string) CNIResult {
+	return b.cnitool(ctx, command, pod, "10-net.conf", conf, env)
+}
+
+// CNIToolList is CNITool for a plugin chain: list is a network
+// configuration list ({"cniVersion", "name", "plugins": [...]}), written
+// as a .conflist.
+func (b *Bed) CNIToolList(ctx context.Context, command, pod string, list map[string]any, env ...string) CNIResult {
+	return b.cnitool(ctx, command, pod, "10-net.conflist", list, env)
+}
+
+// cnitool writes conf as file in a NETCONFPATH of its own (the extension
+// tells libcni a config from a list) and runs cnitool on it.
+func (b *Bed) cnitool(ctx context.Context, command, pod, file string, conf map[string]any, env []string) CNIResult {
 	dir, err := BinDir()
 	if err != nil {
 		return CNIResult{Err: err}
@@ -98,8 +111,11 @@ func (b *Bed) CNITool(ctx context.Context, command, pod string, conf map[string]
 	if err != nil {
 		return CNIResult{Err: err}
 	}
-	data, _ := json.Marshal(conf)
-	if err := os.WriteFile(filepath.Join(confDir, "10-net.conf"), data, 0o644); err != nil {
+	data, err := json.Marshal(conf)
+	if err != nil {
+		return CNIResult{Err: fmt.Errorf("encoding the network configuration for %s: %w", file, err)}
+	}
+	if err := os.WriteFile(filepath.Join(confDir, file), data, 0o644); err != nil {
 		return CNIResult{Err: err}
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "cnitool"), command, fmt.Sprint(conf["name"]), "/var/run/netns/"+pod)
