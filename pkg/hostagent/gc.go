@@ -1,11 +1,13 @@
 package hostagent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -165,6 +167,9 @@ func withValidAttachments(config []byte, keep map[hoststate.Key]bool) ([]byte, e
 	for k := range keep {
 		list = append(list, attachment{k.ContainerID, k.IfName})
 	}
+	slices.SortFunc(list, func(a, b attachment) int { // same input, same config
+		return cmp.Or(cmp.Compare(a.ContainerID, b.ContainerID), cmp.Compare(a.IfName, b.IfName))
+	})
 	raw, err := json.Marshal(list)
 	if err != nil {
 		return nil, err

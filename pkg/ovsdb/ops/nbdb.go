@@ -41,9 +41,9 @@ func DeleteLSP(c client.Client, lspUUID string) ([]ovsdb.Operation, error) {
 }
 
 // SetLSPPortSecurity returns the operation that sets the port_security of
-// the LSP lspUUID, provided its external_ids still carry key=value (so an
-// LSP that replaced it under the same UUID's name is never touched; the
-// result's Count says whether it matched).
+// the LSP lspUUID, provided its external_ids still carry key=value, so a
+// row that has changed hands is never touched; the result's Count says
+// whether it matched.
 func SetLSPPortSecurity(c client.Client, lspUUID, key, value string, portSecurity []string) ([]ovsdb.Operation, error) {
 	lsp := &nbdb.LogicalSwitchPort{UUID: lspUUID, PortSecurity: portSecurity}
 	ops, err := c.WhereAll(lsp,
