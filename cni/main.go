@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/version"
@@ -14,7 +15,7 @@ import (
 )
 
 func main() {
-	p := &plugin{stdout: os.Stdout, stderr: os.Stderr}
+	p := &plugin{stdout: os.Stdout, stderr: os.Stderr, started: time.Now()}
 	// PluginMainFuncsWithError rather than PluginMainFuncs: skel prints
 	// errors without cniVersion, which the spec's error object carries.
 	err := skel.PluginMainFuncsWithError(p.funcs(),

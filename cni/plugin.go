@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -14,6 +15,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/cniclient"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 type plugin struct {
@@ -21,6 +23,9 @@ type plugin struct {
 	// cniVersion is the configuration's, once a verb has read it, so the
 	// error object can carry it; skel's own early errors go without.
 	cniVersion string
+	// started is when the process started: the first stage of an ADD's
+	// breakdown in the host agent.
+	started time.Time
 }
 
 func (p *plugin) funcs() skel.CNIFuncs {
@@ -54,7 +59,7 @@ func (p *plugin) verb(command string, parse func([]byte) (*netconf.Config, error
 		if err != nil {
 			return err
 		}
-		result, err := forward(command, args, conf)
+		result, err := p.forward(command, args, conf)
 		if err != nil || done == nil {
 			return err
 		}
@@ -62,8 +67,8 @@ func (p *plugin) verb(command string, parse func([]byte) (*netconf.Config, error
 	}
 }
 
-func forward(command string, args *skel.CmdArgs, conf *netconf.Config) ([]byte, error) {
-	return cniclient.Forward(context.Background(), conf.AgentSocket, &ovndpuv1.CNIRequest{
+func (p *plugin) forward(command string, args *skel.CmdArgs, conf *netconf.Config) ([]byte, error) {
+	req := &ovndpuv1.CNIRequest{
 		Command:     command,
 		ContainerId: args.ContainerID,
 		Netns:       args.Netns,
@@ -71,7 +76,11 @@ func forward(command string, args *skel.CmdArgs, conf *netconf.Config) ([]byte, 
 		Args:        args.Args,
 		Path:        args.Path,
 		Config:      args.StdinData,
-	})
+	}
+	if !p.started.IsZero() {
+		req.PluginStarted = timestamppb.New(p.started)
+	}
+	return cniclient.Forward(context.Background(), conf.AgentSocket, req)
 }
 
 // added records the device information and prints the result.
@@ -84,7 +93,7 @@ func (p *plugin) added(args *skel.CmdArgs, conf *netconf.Config, result []byte) 
 	if err != nil {
 		return err
 	}
-	if err := recordDevice(args, conf, res); err != nil {
+	if err := p.recordDevice(args, conf, res); err != nil {
 		return err
 	}
 	return p.printResult(res, conf)
@@ -101,7 +110,7 @@ func (p *plugin) added(args *skel.CmdArgs, conf *netconf.Config, result []byte) 
 // the plugin undoes the attachment itself before answering, with the
 // agent's DEL, which works from the agent's own records and makes a later
 // DEL by the runtime a no-op.
-func recordDevice(args *skel.CmdArgs, conf *netconf.Config, res *current.Result) error {
+func (p *plugin) recordDevice(args *skel.CmdArgs, conf *netconf.Config, res *current.Result) error {
 	if conf.DeviceInfoFile == "" {
 		return nil
 	}
@@ -113,7 +122,7 @@ func recordDevice(args *skel.CmdArgs, conf *netconf.Config, res *current.Result)
 		return nil
 	}
 	details := "the attachment was undone"
-	if _, delErr := forward("DEL", args, conf); delErr != nil {
+	if _, delErr := p.forward("DEL", args, conf); delErr != nil {
 		details = "undoing the attachment failed too, so it stays until the runtime's DEL: " + delErr.Error()
 	}
 	return types.NewError(types.ErrIOFailure, fmt.Sprintf(

@@ -13,6 +13,7 @@ package ovndpuv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -41,7 +42,10 @@ type CNIRequest struct {
 	Path string `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
 	// The network configuration from stdin, with prevResult and
 	// runtimeConfig as the runtime sent them.
-	Config        []byte `protobuf:"bytes,7,opt,name=config,proto3" json:"config,omitempty"`
+	Config []byte `protobuf:"bytes,7,opt,name=config,proto3" json:"config,omitempty"`
+	// When the plugin process started, for the ADD stage breakdown (plugin
+	// and agent share the host's clock).
+	PluginStarted *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=plugin_started,json=pluginStarted,proto3" json:"plugin_started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +125,13 @@ func (x *CNIRequest) GetPath() string {
 func (x *CNIRequest) GetConfig() []byte {
 	if x != nil {
 		return x.Config
+	}
+	return nil
+}
+
+func (x *CNIRequest) GetPluginStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PluginStarted
 	}
 	return nil
 }
@@ -245,7 +256,7 @@ var File_hostagent_proto protoreflect.FileDescriptor
 
 const file_hostagent_proto_rawDesc = "" +
 	"\n" +
-	"\x0fhostagent.proto\x12\tovndpu.v1\"\xb7\x01\n" +
+	"\x0fhostagent.proto\x12\tovndpu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n" +
 	"\n" +
 	"CNIRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12!\n" +
@@ -254,7 +265,8 @@ const file_hostagent_proto_rawDesc = "" +
 	"\x06ifname\x18\x04 \x01(\tR\x06ifname\x12\x12\n" +
 	"\x04args\x18\x05 \x01(\tR\x04args\x12\x12\n" +
 	"\x04path\x18\x06 \x01(\tR\x04path\x12\x16\n" +
-	"\x06config\x18\a \x01(\fR\x06config\"P\n" +
+	"\x06config\x18\a \x01(\fR\x06config\x12A\n" +
+	"\x0eplugin_started\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rpluginStarted\"P\n" +
 	"\vCNIResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x12)\n" +
 	"\x05error\x18\x02 \x01(\v2\x13.ovndpu.v1.CNIErrorR\x05error\"J\n" +
@@ -279,19 +291,21 @@ func file_hostagent_proto_rawDescGZIP() []byte {
 
 var file_hostagent_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_hostagent_proto_goTypes = []any{
-	(*CNIRequest)(nil),  // 0: ovndpu.v1.CNIRequest
-	(*CNIResponse)(nil), // 1: ovndpu.v1.CNIResponse
-	(*CNIError)(nil),    // 2: ovndpu.v1.CNIError
+	(*CNIRequest)(nil),            // 0: ovndpu.v1.CNIRequest
+	(*CNIResponse)(nil),           // 1: ovndpu.v1.CNIResponse
+	(*CNIError)(nil),              // 2: ovndpu.v1.CNIError
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_hostagent_proto_depIdxs = []int32{
-	2, // 0: ovndpu.v1.CNIResponse.error:type_name -> ovndpu.v1.CNIError
-	0, // 1: ovndpu.v1.HostAgent.CNI:input_type -> ovndpu.v1.CNIRequest
-	1, // 2: ovndpu.v1.HostAgent.CNI:output_type -> ovndpu.v1.CNIResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 0: ovndpu.v1.CNIRequest.plugin_started:type_name -> google.protobuf.Timestamp
+	2, // 1: ovndpu.v1.CNIResponse.error:type_name -> ovndpu.v1.CNIError
+	0, // 2: ovndpu.v1.HostAgent.CNI:input_type -> ovndpu.v1.CNIRequest
+	1, // 3: ovndpu.v1.HostAgent.CNI:output_type -> ovndpu.v1.CNIResponse
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_hostagent_proto_init() }
