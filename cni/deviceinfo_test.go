@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/types"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/cniclient/cniclienttest"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
@@ -151,7 +150,7 @@ func TestDeviceInfoWriteFailureUndoesAdd(t *testing.T) {
 			}
 			undo := inv.request()
 			undo.Command = "DEL"
-			if reqs := agent.Requests(); len(reqs) != 2 || !proto.Equal(reqs[1], undo) {
+			if reqs := agent.Requests(); len(reqs) != 2 || !sameRequest(reqs[1], undo) {
 				t.Errorf("agent got %v, want the ADD and then %v", reqs, undo)
 			}
 		})

@@ -190,7 +190,7 @@ func TestAddPrintsResultInConfigVersion(t *testing.T) {
 				t.Errorf("result = %s", o.stdout)
 			}
 			reqs := agent.Requests()
-			if got := reqs[len(reqs)-1]; !proto.Equal(got, inv.request()) {
+			if got := reqs[len(reqs)-1]; !sameRequest(got, inv.request()) {
 				t.Errorf("agent got %v, want %v", got, inv.request())
 			}
 		})
@@ -231,7 +231,7 @@ func TestDelPrintsNothing(t *testing.T) {
 	if o.exitCode != 0 || o.stdout != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %s; want 0 and nothing", o.exitCode, o.stdout, o.stderr)
 	}
-	if got := agent.Requests(); len(got) != 1 || !proto.Equal(got[0], inv.request()) {
+	if got := agent.Requests(); len(got) != 1 || !sameRequest(got[0], inv.request()) {
 		t.Errorf("agent got %v, want %v", got, inv.request())
 	}
 }
@@ -257,7 +257,7 @@ func TestCheckSucceedsSilently(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %s; want 0 and nothing", o.exitCode, o.stdout, o.stderr)
 			}
 			reqs := agent.Requests()
-			if got := reqs[len(reqs)-1]; !proto.Equal(got, inv.request()) {
+			if got := reqs[len(reqs)-1]; !sameRequest(got, inv.request()) {
 				t.Errorf("agent got %v, want %v", got, inv.request())
 			}
 		})
@@ -343,7 +343,7 @@ func TestStatusAndGCForward(t *testing.T) {
 			if o.exitCode != 0 || o.stdout != "" {
 				t.Fatalf("exit %d, stdout %q; want 0 and nothing", o.exitCode, o.stdout)
 			}
-			if got := agent.Requests(); len(got) != 1 || !proto.Equal(got[0], inv.request()) {
+			if got := agent.Requests(); len(got) != 1 || !sameRequest(got[0], inv.request()) {
 				t.Errorf("agent got %v, want %v", got, inv.request())
 			}
 		})
@@ -428,4 +428,19 @@ func TestDelForwardsConfigAddRejects(t *testing.T) {
 	if got := agent.Requests(); len(got) != 1 || got[0].Command != "DEL" {
 		t.Errorf("agent got %v, want the DEL", got)
 	}
+}
+
+// sameRequest compares what the agent got with what the plugin should
+// send: equal but for plugin_started, which must be a moment of the last
+// minute (the plugin's own start).
+func sameRequest(got, want *ovndpuv1.CNIRequest) bool {
+	g := proto.Clone(got).(*ovndpuv1.CNIRequest)
+	if g.PluginStarted == nil {
+		return false
+	}
+	if age := time.Since(g.PluginStarted.AsTime()); age < 0 || age > time.Minute {
+		return false
+	}
+	g.PluginStarted = nil
+	return proto.Equal(g, want)
 }
