@@ -40,6 +40,8 @@ type addition struct {
 	// dynamic is set when OVN assigns the addresses.
 	dynamic *dynamicPlan
 	log     *slog.Logger
+	// clock records the milestones for the stage breakdown.
+	clock *stageClock
 	// lspWritten and lspNotWritten: the LSP create's outcome is known —
 	// it committed, or it was refused, found the name taken or was never
 	// sent — so its undo need not settle anything.
@@ -50,6 +52,7 @@ type addition struct {
 // recorded in the attachment's state before it starts; on any failure the
 // recorded steps are undone, so a failed ADD leaves nothing behind.
 func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) (result []byte, err error) {
+	clock := newStageClock(time.Now(), req)
 	conf, err := netconf.ParseAdd(req.Config)
 	if err != nil {
 		return nil, err
@@ -65,7 +68,7 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	if err := a.waitReady(ctx); err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
 	}
-	ad := &addition{req: req, conf: conf, pod: parseCNIArgs(req.Args), log: log}
+	ad := &addition{req: req, conf: conf, pod: parseCNIArgs(req.Args), log: log, clock: clock}
 	if err := a.prepare(ctx, ad); err != nil {
 		return nil, err
 	}
@@ -77,7 +80,12 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	if err := a.runSteps(ctx, ad); err != nil {
 		return nil, err
 	}
-	return a.resultJSON(ad)
+	result, err = a.resultJSON(ad)
+	if err == nil {
+		clock.mark(stageAnswered)
+		clock.report(ad.log, a.metrics)
+	}
+	return result, err
 }
 
 // prepare resolves the VF and saves the attachment before any side effect.
@@ -127,7 +135,11 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
-	return a.state.Save(ad.att)
+	if err := a.state.Save(ad.att); err != nil {
+		return err
+	}
+	ad.clock.mark(stageVFResolved)
+	return nil
 }
 
 func vfLookupError(deviceID string, err error) error {
@@ -225,6 +237,7 @@ func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
 	if err := a.step(ad, func() error { return a.allocate(ctx, ad) }, hoststate.StepIPAM); err != nil {
 		return err
 	}
+	ad.clock.mark(stageIPAMDone)
 	err := a.step(ad, func() error {
 		portDone := make(chan struct{})
 		var portErr error
@@ -362,6 +375,7 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 		// runtime should retry the ADD, not treat it as a broken config.
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot write logical switch port %s to OVN NB", lsp.Name), err.Error())
 	}
+	ad.clock.mark(stageLSPCommitted)
 	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", chassis, "addresses", lsp.Addresses)
 	return nil
 }
@@ -417,6 +431,7 @@ func (a *Agent) moveVF(ctx context.Context, ad *addition, portDone <-chan struct
 		msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
 		return types.NewError(plumbingCode(err), msg, err.Error())
 	}
+	ad.clock.mark(stageVFConfigured)
 	return nil
 }
 
@@ -425,6 +440,7 @@ func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
 	st, err := a.dpu.WaitReady(ctx, ad.att.LSPName, ad.att.AttachmentID)
 	switch {
 	case err == nil:
+		ad.clock.mark(stageReady)
 		ad.log.Info("attachment ready", "representor", st.Representor, "ofport", st.Ofport)
 		return nil
 	case errors.Is(err, dpuclient.ErrRejected):

@@ -22,6 +22,8 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/testenv"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // harness is a host agent whose every collaborator is a fake sharing one
@@ -781,5 +783,34 @@ func TestDelFindsOrForgetsALostVF(t *testing.T) {
 				t.Error("the attachment's state outlived its DEL")
 			}
 		})
+	}
+}
+
+// A successful ADD logs its stage breakdown, every milestone in order of
+// the path, and feeds the stage histogram once per milestone.
+func TestAddReportsItsStages(t *testing.T) {
+	h := newHarness(t)
+	req := request("ADD", "c1", netConf(""))
+	req.PluginStarted = timestamppb.New(time.Now().Add(-5 * time.Millisecond))
+	if _, e := h.call(req); e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	h.waitLog(`msg="ADD stages"`)
+	var line string
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(l, `msg="ADD stages"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "logical_port="+testLSP) || !strings.Contains(line, "plugin_started_ms=-") {
+		t.Errorf("stage line lacks the port or the plugin's start: %s", line)
+	}
+	for _, stage := range hostStages {
+		if !strings.Contains(line, " "+stage+"_ms=") {
+			t.Errorf("stage line lacks %s: %s", stage, line)
+		}
+	}
+	if n := testutil.CollectAndCount(h.agent.metrics.stage); n != len(hostStages)+1 {
+		t.Errorf("stage histogram has %d series, want %d", n, len(hostStages)+1)
 	}
 }

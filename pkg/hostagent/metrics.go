@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	stage    *prometheus.HistogramVec // milestones of successful ADDs
 }
 
 func newMetrics() *metrics {
@@ -23,10 +24,11 @@ func newMetrics() *metrics {
 			Help:    "Wall time of CNI requests, by command.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}, []string{"command"}),
+		stage: newStageHistogram(),
 	}
 }
 
 // Register adds the agent's metrics to reg.
 func (a *Agent) Register(reg prometheus.Registerer) error {
-	return errors.Join(reg.Register(a.metrics.requests), reg.Register(a.metrics.duration))
+	return errors.Join(reg.Register(a.metrics.requests), reg.Register(a.metrics.duration), reg.Register(a.metrics.stage))
 }
