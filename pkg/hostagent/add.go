@@ -113,16 +113,15 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// Overwriting it would forget what it recorded: make DEL deal with it.
 		return fmt.Errorf("existing attachment state for %s is unreadable; DEL it first: %w", key, err)
 	}
-	// Two ADDs for different keys must not both find the VF free.
-	a.claimMu.Lock()
-	defer a.claimMu.Unlock()
-	if err := a.vfFree(ad.conf.DeviceID, key, ad.log); err != nil {
-		return err
-	}
 	vf, err := a.vfs.LookupVF(ad.conf.DeviceID)
 	if err != nil {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
+	release, err := a.claim(ad.conf.DeviceID, key, ad.log)
+	if err != nil {
+		return err
+	}
+	defer release() // the saved record holds the claim from then on
 	ad.vf = vf
 	ad.mac = ad.conf.MAC
 	if ad.mac == nil {
@@ -154,16 +153,23 @@ func vfLookupError(deviceID string, err error) error {
 // cannot be read may hold this very VF, so it counts as holding it: the
 // ADD is refused (try again later) until DEL or an operator deals with it.
 func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) error {
-	all, err := a.state.List()
+	devices, err := a.state.Devices()
 	if err != nil {
 		log.Error("attachment state unreadable; refusing to hand out VFs until it is fixed", "err", err)
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot tell whether VF %s is free: attachment state in %s is unreadable "+
 			"(DEL that attachment, or move the file named in the details away)", deviceID, a.state.Dir()), err.Error())
 	}
-	for _, att := range all {
-		held, _ := sysfs.NormalizePCIAddress(att.DeviceID)
-		if held != deviceID || att.Key == key {
+	for holder, device := range devices {
+		if held, _ := sysfs.NormalizePCIAddress(device); held != deviceID || holder == key {
 			continue
+		}
+		att, err := a.state.Load(holder)
+		if errors.Is(err, hoststate.ErrNotFound) {
+			continue // deleted since
+		}
+		if err != nil {
+			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot tell whether VF %s is free: the record of %s is unreadable",
+				deviceID, holder), err.Error())
 		}
 		if att.UnplugPending {
 			if !a.unplugConfirmed(context.Background(), att, 0) {
@@ -179,6 +185,28 @@ func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) err
 			deviceID, att.AttachmentID, att.Key.ContainerID, att.Key.IfName), "")
 	}
 	return nil
+}
+
+// claim reserves deviceID for key, refusing a VF another attachment
+// holds. The reservation is in memory until release; by then the caller
+// has saved the record that holds the claim durably. Keeping the save out
+// of claimMu lets concurrent ADDs of different VFs overlap their fsyncs.
+func (a *Agent) claim(deviceID string, key hoststate.Key, log *slog.Logger) (release func(), err error) {
+	a.claimMu.Lock()
+	defer a.claimMu.Unlock()
+	if holder, ok := a.claiming[deviceID]; ok && holder != key {
+		return nil, types.NewError(types.ErrTryAgainLater, fmt.Sprintf("VF %s is being claimed by another ADD (container %s, %s)",
+			deviceID, holder.ContainerID, holder.IfName), "")
+	}
+	if err := a.vfFree(deviceID, key, log); err != nil {
+		return nil, err
+	}
+	a.claiming[deviceID] = key
+	return func() {
+		a.claimMu.Lock()
+		defer a.claimMu.Unlock()
+		delete(a.claiming, deviceID)
+	}, nil
 }
 
 // plumbingCode is the CNI code of a failed VF move: a bad CNI_NETNS or

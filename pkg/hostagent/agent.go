@@ -57,8 +57,10 @@ type Agent struct {
 	state     *hoststate.Store
 	locks     *hoststate.Locker
 	ready     chan struct{} // closed once NB is connected
-	// claimMu makes "is this VF free?" and recording the claim one step.
-	claimMu sync.Mutex
+	// claimMu makes "is this VF free?" and reserving it one step; claiming
+	// holds the reservations of ADDs whose record is not saved yet.
+	claimMu  sync.Mutex
+	claiming map[string]hoststate.Key
 	// ipamGate keeps IPAM ADDs (readers) out of an IPAM GC (the writer),
 	// which frees every lease not on the list it was given.
 	ipamGate sync.RWMutex
@@ -156,10 +158,11 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	return &Agent{
 		cfg: cfg, opts: o, log: o.log, connectNB: o.connectNB,
 		dpu: o.dpu, vfs: o.vfs, plumber: o.plumber, ipam: o.ipam,
-		state:   state,
-		locks:   &hoststate.Locker{},
-		ready:   make(chan struct{}),
-		metrics: newMetrics(),
+		state:    state,
+		locks:    &hoststate.Locker{},
+		claiming: map[string]hoststate.Key{},
+		ready:    make(chan struct{}),
+		metrics:  newMetrics(),
 	}, nil
 }
 

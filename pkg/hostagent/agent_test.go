@@ -814,3 +814,23 @@ func TestAddReportsItsStages(t *testing.T) {
 		t.Errorf("stage histogram has %d series, want %d", n, len(hostStages)+1)
 	}
 }
+
+// Between the claim and the save of its record, a VF is reserved in
+// memory: a second ADD for it is refused, and the release frees it.
+func TestClaimReservesTheVFUntilItsRecordIsSaved(t *testing.T) {
+	h := newHarness(t)
+	k1, k2 := hoststate.Key{ContainerID: "c1", IfName: "eth0"}, hoststate.Key{ContainerID: "c2", IfName: "eth0"}
+	release, err := h.agent.claim(testDevice, k1, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.agent.claim(testDevice, k2, quietLog()); err == nil || !strings.Contains(err.Error(), "being claimed by another ADD (container c1, eth0)") {
+		t.Fatalf("second claim of a reserved VF: %v", err)
+	}
+	release()
+	release2, err := h.agent.claim(testDevice, k2, quietLog())
+	if err != nil {
+		t.Fatalf("claim after release: %v", err)
+	}
+	release2()
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -46,6 +47,16 @@ const (
 // Open removes the temporary files a crash may have left behind.
 type Store struct {
 	dir string
+	// seen caches, per record file, the key and device of the records this
+	// store wrote or read, so Devices reads only files it has not seen.
+	mu   sync.Mutex
+	seen map[string]claim
+}
+
+// claim is what Devices needs of one record.
+type claim struct {
+	key    Key
+	device string
 }
 
 // Open creates dir (mode 0700: records name pods and network namespaces)
@@ -68,7 +79,7 @@ func Open(dir string) (*Store, error) {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, seen: map[string]claim{}}, nil
 }
 
 // Dir returns the directory the store lives in.
@@ -98,10 +109,85 @@ func (s *Store) Save(a *Attachment) error {
 		return fmt.Errorf("hoststate: encode %s: %w", a.Key, err)
 	}
 	data = append(data, '\n')
-	if err := s.writeAtomic(fileName(a.Key), data); err != nil {
+	name := fileName(a.Key)
+	if err := s.writeAtomic(name, data); err != nil {
 		return fmt.Errorf("hoststate: save %s: %w", a.Key, err)
 	}
+	s.remember(name, a)
 	return nil
+}
+
+func (s *Store) remember(name string, a *Attachment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[name] = claim{key: a.Key, device: a.DeviceID}
+}
+
+func (s *Store) forget(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, name)
+}
+
+// Devices returns, for every record, the device (VF PCI address) it
+// holds. It lists the directory — so it notices records another process
+// added or removed — but reads only the files it has not seen: the rest it
+// knows from its own Saves and earlier reads, which keeps a burst of ADDs,
+// each asking whether its VF is free, from reading every record every
+// time. Unreadable records are reported as List reports them, alongside
+// the readable ones.
+func (s *Store) Devices() (map[Key]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("hoststate: %w", err)
+	}
+	out := make(map[Key]string, len(entries))
+	present := make(map[string]bool, len(entries))
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if !isRecordName(name) || !e.Type().IsRegular() {
+			continue
+		}
+		present[name] = true
+		c, err := s.claimOf(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[c.key] = c.device
+	}
+	s.mu.Lock()
+	for name := range s.seen {
+		if !present[name] {
+			delete(s.seen, name) // removed behind our back
+		}
+	}
+	s.mu.Unlock()
+	return out, errors.Join(errs...)
+}
+
+// claimOf is the cached claim of a record file, read on first sight.
+func (s *Store) claimOf(name string) (claim, error) {
+	s.mu.Lock()
+	c, ok := s.seen[name]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	path := filepath.Join(s.dir, name)
+	a, err := readRecord(path)
+	if err == nil && fileName(a.Key) != name {
+		err = fmt.Errorf("%w: %s: holds key %s, which belongs in %s", ErrCorrupt, path, a.Key, fileName(a.Key))
+	}
+	if err != nil {
+		return claim{}, err
+	}
+	s.remember(name, a)
+	return claim{key: a.Key, device: a.DeviceID}, nil
 }
 
 func (s *Store) writeAtomic(name string, data []byte) (err error) {
@@ -171,7 +257,9 @@ func (s *Store) Load(key Key) (*Attachment, error) {
 // Delete removes the record for key; a missing record is not an error, so
 // a repeated DEL succeeds.
 func (s *Store) Delete(key Key) error {
-	err := os.Remove(filepath.Join(s.dir, fileName(key)))
+	name := fileName(key)
+	s.forget(name)
+	err := os.Remove(filepath.Join(s.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

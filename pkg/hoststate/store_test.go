@@ -333,3 +333,44 @@ func TestStepsUndoOrder(t *testing.T) {
 		t.Fatalf("Forget left %+v", a.Steps)
 	}
 }
+
+// Devices knows this store's own records without reading them, sees a
+// record another process wrote or removed, and reports an unreadable one
+// next to the good ones.
+func TestDevicesFollowsTheDirectory(t *testing.T) {
+	s := openStore(t)
+	a, b := sample("c1", "eth0", "net1"), sample("c2", "eth0", "net1")
+	b.DeviceID = "0000:03:00.3"
+	for _, att := range []*Attachment{a, b} {
+		if err := s.Save(att); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[Key]string{a.Key: "0000:03:00.2", b.Key: "0000:03:00.3"}
+	if got, err := s.Devices(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Devices = %v, %v; want %v", got, err, want)
+	}
+	other, err := Open(s.Dir()) // another process over the same directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sample("c3", "eth0", "net1")
+	c.DeviceID = "0000:03:00.4"
+	if err := other.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(a.Key); err != nil {
+		t.Fatal(err)
+	}
+	want = map[Key]string{b.Key: "0000:03:00.3", c.Key: "0000:03:00.4"}
+	if got, err := s.Devices(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after another store's Save and Delete, Devices = %v, %v; want %v", got, err, want)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(), "k.broken.eth0.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Devices()
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "k.broken.eth0.json") || !reflect.DeepEqual(got, want) {
+		t.Fatalf("with a corrupt record, Devices = %v, %v; want the good ones and ErrCorrupt naming the file", got, err)
+	}
+}
