@@ -88,7 +88,8 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	return result, err
 }
 
-// prepare resolves the VF and saves the attachment before any side effect.
+// prepare resolves the VF and the switch, claims the VF and saves the
+// attachment (with the IPAM step intended) before any side effect.
 func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	key := hoststate.Key{ContainerID: ad.req.ContainerId, IfName: ad.req.Ifname}
 	norm, err := sysfs.NormalizePCIAddress(ad.conf.DeviceID)
@@ -117,6 +118,9 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	if err != nil {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
+	if err := a.resolveSwitch(ctx, ad); err != nil {
+		return err
+	}
 	release, err := a.claim(ad.conf.DeviceID, key, ad.log)
 	if err != nil {
 		return err
@@ -134,6 +138,12 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
+	// The IPAM step's intent rides on the claim's save: one fsync fewer,
+	// and the delegate's config is recorded before it runs.
+	if t := ad.conf.IPAMType; t != "" {
+		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
+	}
+	ad.att.Intend(hoststate.StepIPAM, a.opts.now())
 	if err := a.state.Save(ad.att); err != nil {
 		return err
 	}
@@ -259,12 +269,12 @@ func newAttachmentID() string {
 // verdict. With OVN assigning the addresses, the VF move waits for them
 // only once the VF is in the pod.
 func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
-	if err := a.resolveSwitch(ctx, ad); err != nil {
+	if err := a.allocate(ctx, ad); err != nil {
 		return err
 	}
-	if err := a.step(ad, func() error { return a.allocate(ctx, ad) }, hoststate.StepIPAM); err != nil {
-		return err
-	}
+	// Recorded done with the next steps' intent: until then the record
+	// says "intended", which undo treats alike.
+	ad.att.Done(hoststate.StepIPAM, a.opts.now())
 	ad.clock.mark(stageIPAMDone)
 	err := a.step(ad, func() error {
 		portDone := make(chan struct{})
@@ -286,7 +296,7 @@ func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
 	return a.awaitVerdict(ctx, ad)
 }
 
-// resolveSwitch finds the logical switch before anything is allocated and,
+// resolveSwitch finds the logical switch before anything is recorded and,
 // when OVN is to assign the addresses, checks that it can.
 func (a *Agent) resolveSwitch(ctx context.Context, ad *addition) error {
 	ls, err := a.nb.LogicalSwitch(ctx, ad.conf.LogicalSwitch)
@@ -339,10 +349,6 @@ func (a *Agent) step(ad *addition, do func() error, names ...hoststate.StepName)
 func (a *Agent) allocate(ctx context.Context, ad *addition) error {
 	ad.res = &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	if t := ad.conf.IPAMType; t != "" {
-		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
-		if err := a.state.Save(ad.att); err != nil {
-			return err
-		}
 		res, err := a.allocateIPAM(ctx, a.ipamRequest(ad.att, ad.req))
 		if errors.Is(err, ipam.ErrPluginNotFound) {
 			// It never ran, so there is nothing for an undo to release
