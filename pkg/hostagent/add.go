@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -138,12 +139,13 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
-	// The IPAM step's intent rides on the claim's save: one fsync fewer,
-	// and the delegate's config is recorded before it runs.
+	// The IPAM and VF steps' intents ride on the claim's save: fewer
+	// fsyncs, and the delegate's config is recorded before it runs.
 	if t := ad.conf.IPAMType; t != "" {
 		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
 	}
 	ad.att.Intend(hoststate.StepIPAM, a.opts.now())
+	ad.att.Intend(hoststate.StepVFMoved, a.opts.now()) // the move starts at once
 	if err := a.state.Save(ad.att); err != nil {
 		return err
 	}
@@ -263,37 +265,74 @@ func newAttachmentID() string {
 	return hex.EncodeToString(b)
 }
 
-// runSteps performs the side effects: addresses first (the LSP and the pod
-// need them), then the LSP request and the VF move in parallel — the DPU
-// works on the request while the VF is plumbed — then waits for the DPU's
-// verdict. With OVN assigning the addresses, the VF move waits for them
-// only once the VF is in the pod.
+// runSteps performs the side effects in two parallel lines, then waits for
+// the DPU's verdict. The VF move starts at once — it is the slowest step,
+// the kernel serialising namespace moves — and waits for the addresses
+// only once the VF is in the pod. Meanwhile the port line allocates them
+// (IPAM delegate or runtimeConfig.ips), writes the LSP and, when OVN
+// assigns them, learns them from northd; the DPU works on the request
+// while the VF is plumbed.
 func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
+	addr := &addressing{known: make(chan struct{})}
+	moved := make(chan error, 1)
+	go func() { moved <- a.moveVF(ctx, ad, addr) }()
+	portErr := a.portLine(ctx, ad, addr)
+	moveErr := <-moved
+	if errors.Is(moveErr, errAddressesFailed) {
+		moveErr = nil // portErr says it
+	}
+	if err := errors.Join(portErr, moveErr); err != nil {
+		return err
+	}
+	ad.att.Done(hoststate.StepLSP, a.opts.now())
+	ad.att.Done(hoststate.StepVFMoved, a.opts.now())
+	if err := a.state.Save(ad.att); err != nil {
+		return fmt.Errorf("save attachment state after the LSP and the VF move: %w", err)
+	}
+	return a.awaitVerdict(ctx, ad)
+}
+
+// addressing hands the pod's addresses from the port line to the VF move:
+// known closes once ad.res holds them, or err says why it never will.
+type addressing struct {
+	known chan struct{}
+	once  sync.Once
+	err   error
+}
+
+func (x *addressing) settle(err error) {
+	x.once.Do(func() {
+		x.err = err
+		close(x.known)
+	})
+}
+
+// portLine allocates the addresses, records the LSP step and writes the
+// LSP, learning OVN's addresses when it assigns them. It settles addr on
+// every path.
+func (a *Agent) portLine(ctx context.Context, ad *addition, addr *addressing) (err error) {
+	defer func() { addr.settle(err) }() // no-op once settled with the addresses
 	if err := a.allocate(ctx, ad); err != nil {
 		return err
 	}
-	// Recorded done with the next steps' intent: until then the record
-	// says "intended", which undo treats alike.
+	// The IPAM step is recorded done with the LSP step's intent: until
+	// then the record says "intended", which undo treats alike.
 	ad.att.Done(hoststate.StepIPAM, a.opts.now())
+	ad.att.Intend(hoststate.StepLSP, a.opts.now())
 	ad.clock.mark(stageIPAMDone)
-	err := a.step(ad, func() error {
-		portDone := make(chan struct{})
-		var portErr error
-		go func() {
-			defer close(portDone)
-			portErr = a.setUpPort(ctx, ad)
-		}()
-		moveErr := a.moveVF(ctx, ad, portDone, &portErr)
-		<-portDone
-		if errors.Is(moveErr, errPortFailed) {
-			moveErr = nil // portErr says it
-		}
-		return errors.Join(portErr, moveErr)
-	}, hoststate.StepLSP, hoststate.StepVFMoved)
-	if err != nil {
+	if err := a.state.Save(ad.att); err != nil {
+		return fmt.Errorf("save attachment state before the LSP: %w", err)
+	}
+	if ad.dynamic == nil {
+		addr.settle(nil)
+	}
+	if err := a.writeLSP(ctx, ad); err != nil {
 		return err
 	}
-	return a.awaitVerdict(ctx, ad)
+	if ad.dynamic != nil {
+		return a.learnDynamic(ctx, ad)
+	}
+	return nil
 }
 
 // resolveSwitch finds the logical switch before anything is recorded and,
@@ -308,39 +347,6 @@ func (a *Agent) resolveSwitch(ctx context.Context, ad *addition) error {
 		ad.dynamic, err = planDynamic(ls)
 	}
 	return err
-}
-
-// setUpPort writes the LSP and, for OVN-assigned addresses, learns them.
-func (a *Agent) setUpPort(ctx context.Context, ad *addition) error {
-	if err := a.writeLSP(ctx, ad); err != nil {
-		return err
-	}
-	if ad.dynamic != nil {
-		return a.learnDynamic(ctx, ad)
-	}
-	return nil
-}
-
-// step records the intent of steps, runs do, and records them done. Steps
-// run together are undone together: undoing one that never happened is a
-// no-op.
-func (a *Agent) step(ad *addition, do func() error, names ...hoststate.StepName) error {
-	for _, name := range names {
-		ad.att.Intend(name, a.opts.now())
-	}
-	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state before %v: %w", names, err)
-	}
-	if err := do(); err != nil {
-		return err
-	}
-	for _, name := range names {
-		ad.att.Done(name, a.opts.now())
-	}
-	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state after %v: %w", names, err)
-	}
-	return nil
 }
 
 // allocate runs the IPAM delegate, or takes runtimeConfig.ips with the
@@ -433,32 +439,27 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
 }
 
-// moveVF moves the VF into the pod and configures it. Addresses OVN
-// assigns are awaited once the VF is in the pod: portDone closes when the
-// port side is through, with *portErr its outcome.
-func (a *Agent) moveVF(ctx context.Context, ad *addition, portDone <-chan struct{}, portErr *error) error {
+// moveVF moves the VF into the pod and configures it; the addresses are
+// awaited once the VF is in the pod.
+func (a *Agent) moveVF(ctx context.Context, ad *addition, addr *addressing) error {
 	req := netns.MoveInRequest{
 		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
 		MAC: ad.mac, MTU: ad.conf.MTU,
-	}
-	if ad.dynamic == nil {
-		req.IPs, req.Routes = ad.res.IPs, ad.res.Routes
-	} else {
-		// ad.res is the port side's to fill until portDone.
-		req.Addresses = func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
+		// ad.res is the port line's to fill until addr.known.
+		Addresses: func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
 			select {
-			case <-portDone:
+			case <-addr.known:
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
 			}
-			if *portErr != nil {
-				return nil, nil, errPortFailed
+			if addr.err != nil {
+				return nil, nil, errAddressesFailed
 			}
 			return ad.res.IPs, ad.res.Routes, nil
-		}
+		},
 	}
 	_, err := a.plumber.MoveIn(ctx, req)
-	if errors.Is(err, errPortFailed) {
+	if errors.Is(err, errAddressesFailed) {
 		return err
 	}
 	if err != nil {

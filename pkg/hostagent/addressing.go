@@ -150,6 +150,7 @@ func (a *Agent) learnDynamic(ctx context.Context, ad *addition) error {
 	return nil
 }
 
-// errPortFailed tells the VF move that the port side failed, so its own
-// error is that one and need not be reported twice.
-var errPortFailed = errors.New("the logical switch port could not be set up")
+// errAddressesFailed tells the VF move that the port line failed before
+// the addresses were known, so the move's own error is that one and need
+// not be reported twice.
+var errAddressesFailed = errors.New("the pod's addresses could not be set up")

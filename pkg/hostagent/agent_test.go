@@ -266,8 +266,10 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 		{name: "IPAM fails", inject: func(h *harness) { h.ipam.addErr = errInjected },
 			code: 999, msgHas: "injected",
 			// The intended IPAM step is undone too: a delegate that failed
-			// half-way may hold an address.
-			journal: [][]string{{"ipam.add-failed"}, {"ipam.del"}}},
+			// half-way may hold an address. The VF move, started at once,
+			// gave up waiting for the addresses and rolled itself back.
+			journal: [][]string{{"ipam.add-failed", "vf.movein-failed ens1f0v3 (addresses: the pod's addresses could not be set up)"},
+				{"vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500", "ipam.del"}}},
 		{name: "LSP create fails", inject: func(h *harness) { h.nb.createErr = errInjected },
 			code: 11, msgHas: "cannot write logical switch port",
 			journal: [][]string{addSteps, {"nb.create-failed " + testLSP, moveIn}, undoUnsure}},
