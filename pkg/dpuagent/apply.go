@@ -25,17 +25,23 @@ type outcome struct {
 	failed    map[string]error // by logical port: the transaction failed
 	rejected  map[string]error // by logical port: the plug could not even be expressed as operations
 	unplugged map[string]bool  // logical ports whose interface left the bridge
+	// plugged: logical ports whose plug or re-plug committed, with the
+	// attachment plugged and when: their milestone, for the next pass.
+	plugged map[string]seen
 }
 
 // apply writes the changes (see writeChanges), logs and counts each one's
 // fate and schedules the retry of failed ones.
 func (a *Agent) apply(ctx context.Context, changes []change) outcome {
-	out := outcome{failed: map[string]error{}, rejected: map[string]error{}, unplugged: map[string]bool{}}
+	out := outcome{failed: map[string]error{}, rejected: map[string]error{}, unplugged: map[string]bool{}, plugged: map[string]seen{}}
 	if len(changes) == 0 {
 		return out
 	}
-	for i, res := range writeChanges(ctx, a.ovs(), a.log, a.opts.txnTimeout, changes) {
-		a.record(&out, changes[i], res)
+	results := writeChanges(ctx, a.ovs(), a.log, a.opts.txnTimeout, changes)
+	// The transactions' replies are in: what committed, committed by now.
+	committed := a.opts.now()
+	for i, res := range results {
+		a.record(&out, changes[i], res, committed)
 	}
 	if len(out.failed) > 0 {
 		wait := a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
@@ -48,7 +54,7 @@ func (a *Agent) apply(ctx context.Context, changes []change) outcome {
 	return out
 }
 
-func (a *Agent) record(out *outcome, c change, res written) {
+func (a *Agent) record(out *outcome, c change, res written, committed time.Time) {
 	switch {
 	case res.buildErr != nil:
 		a.log.Error("plan OVS change", "logical_port", c.lsp, "change", c.what(), "err", res.buildErr)
@@ -61,8 +67,11 @@ func (a *Agent) record(out *outcome, c change, res written) {
 		out.failed[c.lsp] = res.txnErr
 	default:
 		a.log.Info("OVS change applied", "logical_port", c.lsp, "change", c.what())
-		if c.kind == changeUnplug {
+		switch c.kind {
+		case changeUnplug:
 			out.unplugged[c.lsp] = true
+		case changePlug, changeReplug:
+			out.plugged[c.lsp] = seen{attachment: c.spec.ExternalIDs[vifplug.IfaceAttachment], at: committed}
 		}
 	}
 }
@@ -187,11 +196,12 @@ func (a *Agent) publish(p *pass, out outcome) {
 		if err := out.failed[lsp]; err != nil {
 			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, err.Error())
 		}
-		prev, seenBefore := a.store.Get(lsp)
+		// Observed before Set streams it: whoever sees the port READY
+		// finds its stages in the metrics already.
+		if prev, seenBefore := a.store.Get(lsp); seenBefore {
+			a.observeReady(prev, st)
+		}
 		if a.store.Set(st) {
-			if seenBefore {
-				a.observeReady(prev, st)
-			}
 			a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", st.Phase.String(),
 				"reason", st.Reason, "representor", st.Representor)
 		}
@@ -248,19 +258,32 @@ func (a *Agent) unplugPendingReason(p *pass, iface string) string {
 	}
 }
 
-// observeReady records the plug latency of a port that became READY for
-// the first time in this attachment, from when the agent first saw its
-// binding. Ports found already READY (after a restart) say nothing about
+// observeReady records the plug latency and the stages of a port that
+// became READY for the first time in this attachment, and logs the
+// stages. Ports found already READY (after a restart) say nothing about
 // plug latency and are skipped by the caller.
 func (a *Agent) observeReady(prev, st *ovndpuv1.PortStatus) {
+	lsp := st.LogicalPort
 	if st.Phase != ovndpuv1.Phase_PHASE_READY || prev.Phase == ovndpuv1.Phase_PHASE_READY {
 		return
 	}
-	if att, ok := a.readyObserved[st.LogicalPort]; ok && att == st.AttachmentId {
+	if att, ok := a.readyObserved[lsp]; ok && att == st.AttachmentId {
 		return
 	}
-	a.readyObserved[st.LogicalPort] = st.AttachmentId
-	if stored, ok := a.store.Get(st.LogicalPort); ok && stored.FirstSeen != nil {
-		a.metrics.plugLatency.Observe(a.opts.now().Sub(stored.FirstSeen.AsTime()).Seconds())
+	a.readyObserved[lsp] = st.AttachmentId
+	// The planner's milestones rather than st's timestamps: they keep the
+	// monotonic clock reading, so a wall clock step cannot skew a stage.
+	m, ok := a.mem.milestones[lsp]
+	if !ok || m.attachment != st.AttachmentId || !m.complete() {
+		a.log.Error("READY port without its milestones; stages not recorded", "logical_port", lsp, "attachment", st.AttachmentId)
+		return
 	}
+	ready := a.opts.now()
+	a.metrics.plugLatency.Observe(ready.Sub(m.seen).Seconds())
+	attrs := []any{"logical_port", lsp, "attachment", st.AttachmentId}
+	for _, s := range m.stages(ready) {
+		a.metrics.stage.WithLabelValues(s.stage).Observe(s.d.Seconds())
+		attrs = append(attrs, s.stage+"_ms", ms(s.d))
+	}
+	a.log.Debug("port READY: attach stages", attrs...)
 }

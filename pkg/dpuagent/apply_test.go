@@ -401,6 +401,11 @@ func TestApplyFallsBackPortByPort(t *testing.T) {
 	if len(out.rejected) != 0 || len(out.unplugged) != 0 {
 		t.Errorf("outcome %+v", out)
 	}
+	// Only the plug that committed is news for lsp1's milestones; the
+	// failed plug and the update are not.
+	if c, ok := out.plugged["lsp1"]; len(out.plugged) != 1 || !ok || c.attachment != "" || c.at.IsZero() {
+		t.Errorf("plugged = %v, want only lsp1, with its commit time", out.plugged)
+	}
 	var m dto.Metric
 	if err := a.metrics.txnErrors.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
 		t.Errorf("transaction errors counted: %v (%v), want 1", m.GetCounter().GetValue(), err)

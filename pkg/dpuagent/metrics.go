@@ -3,6 +3,7 @@ package dpuagent
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,6 +15,7 @@ import (
 // drift from the truth.
 type metrics struct {
 	plugLatency prometheus.Histogram
+	stage       *prometheus.HistogramVec // by stage of an attach; see milestones
 	txnErrors   prometheus.Counter
 	competing   prometheus.Gauge
 	foreign     prometheus.Gauge
@@ -26,6 +28,7 @@ func newMetrics() *metrics {
 			Help:    "Time from the agent first seeing a port's binding to the port being READY.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14), // 10ms .. ~80s
 		}),
+		stage: newStageHistogram(),
 		txnErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "ovs_transaction_errors_total",
 			Help: "OVS transactions of the agent that failed.",
@@ -41,11 +44,28 @@ func newMetrics() *metrics {
 	}
 }
 
+// newStageHistogram has a series per stage from the start, so a scrape
+// shows the metric (at count 0) before the first port is READY. Its
+// buckets are the host agent's ADD stage buckets, so the two compare.
+func newStageHistogram() *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "ovndpu", Subsystem: "dpu", Name: "port_stage_seconds",
+		Help: "DPU-side stages of an attach, observed once per attachment when it turns READY: from the agent first " +
+			"seeing the binding to the plug transaction's commit (seen_to_plugged), to ovn-controller's claim " +
+			"(plugged_to_claimed), to ovn-installed (claimed_to_installed), and from seen to READY (seen_to_ready).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms .. ~16s
+	}, []string{"stage"})
+	for _, s := range (milestones{}).stages(time.Time{}) {
+		h.WithLabelValues(s.stage)
+	}
+	return h
+}
+
 // Register adds the agent's metrics to reg.
 func (a *Agent) Register(reg prometheus.Registerer) error {
 	phases := prometheus.NewDesc("ovndpu_dpu_ports", "Ports requested on this chassis, by phase.", []string{"phase"}, nil)
 	collectors := []prometheus.Collector{
-		a.metrics.plugLatency, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
+		a.metrics.plugLatency, a.metrics.stage, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
 			Help: "Devlink ports in the representor table.",

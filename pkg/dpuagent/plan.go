@@ -41,13 +41,22 @@ type planConfig struct {
 }
 
 // memory is what the planner carries from one pass to the next. A pass
-// returns the memory for the next; reconnectedAt and gone are the agent's
-// news for this pass.
+// returns the memory for the next; reconnectedAt, gone and plugCommitted
+// are the agent's news for this pass.
 type memory struct {
-	// firstSeen: when each request, per attachment, was first found
+	// missingSince: when each request, per attachment, was first found
 	// without its representor, so a late representor gets its grace
-	// period once per request.
-	firstSeen map[string]seen
+	// period once per request. (Not first_seen: a request found with its
+	// representor has none.)
+	missingSince map[string]seen
+	// milestones: how far each request's current attachment has got, and
+	// when (milestones.go).
+	milestones map[string]milestones
+	// plugCommitted: the plug and re-plug transactions that committed
+	// after the previous pass planned them, by logical port, with the
+	// attachment they plugged. A pass consumes them: the memory it returns
+	// has none.
+	plugCommitted map[string]seen
 	// unwantedSince: when each interface of ours was first seen with no
 	// request holding it (the unplug delay counts from there).
 	unwantedSince map[string]time.Time
@@ -171,18 +180,19 @@ func (c change) what() string {
 // what OVS holds and the devlink table knows. It is deterministic in its
 // input and does not modify it.
 func planPass(in planInput) plan {
-	p := &planner{in: in, wanted: map[string]string{}, out: plan{
+	p := &planner{in: in, wanted: map[string]string{}, plugged: map[string]*vswitchd.Interface{}, out: plan{
 		statuses: make(map[string]*ovndpuv1.PortStatus, len(in.requests)),
 		mem: memory{
-			firstSeen:     map[string]seen{},
+			missingSince:  map[string]seen{},
+			milestones:    make(map[string]milestones, len(in.requests)),
 			unwantedSince: map[string]time.Time{},
 			reconnectedAt: in.mem.reconnectedAt,
 		},
 	}}
 	// A request that went away forgets its grace period.
-	for lsp, s := range in.mem.firstSeen {
+	for lsp, s := range in.mem.missingSince {
 		if _, ok := in.requests[lsp]; ok {
-			p.out.mem.firstSeen[lsp] = s
+			p.out.mem.missingSince[lsp] = s
 		}
 	}
 	for _, rr := range p.resolve() {
@@ -200,6 +210,9 @@ type planner struct {
 	// wanted maps each representor a request holds to that request's LSP;
 	// interfaces of ours that no request holds are unplugged.
 	wanted map[string]string
+	// plugged maps each request found plugged in this pass to its
+	// interface, for its milestones.
+	plugged map[string]*vswitchd.Interface
 }
 
 // wake asks for a pass no later than t.
@@ -249,8 +262,15 @@ func (p *planner) resolve() []resolved {
 	return out
 }
 
-// planPort decides what one request needs and what its status is.
+// planPort decides what one request needs and what its status is, and
+// brings its milestones up to date.
 func (p *planner) planPort(rr resolved) {
+	p.decide(rr)
+	p.track(rr.request)
+}
+
+// decide plans one request's changes and sets its status.
+func (p *planner) decide(rr resolved) {
 	r, rep, err := rr.request, rr.rep, rr.err
 	st := baseStatus(r)
 	p.out.statuses[r.lsp] = st
@@ -288,8 +308,15 @@ func (p *planner) planPort(rr resolved) {
 		p.planReplug(r, iface, st)
 	default:
 		p.planUpdate(r, iface)
-		observe(st, iface, r, p.in.chassis)
+		p.observe(st, iface, r)
 	}
+}
+
+// observe derives st from the interface plugged for r (status.go) and
+// notes it for r's milestones.
+func (p *planner) observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r request) {
+	observe(st, iface, r, p.in.chassis)
+	p.plugged[r.lsp] = iface
 }
 
 // keepExisting holds on to the interface a request already has while the
@@ -309,10 +336,10 @@ func (p *planner) keepExisting(r request) {
 // and ERROR after it. Either way a later table change re-plans it.
 func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err error) {
 	now := p.in.now
-	s, ok := p.out.mem.firstSeen[r.lsp]
+	s, ok := p.out.mem.missingSince[r.lsp]
 	if !ok || s.attachment != r.attachment {
 		s = seen{attachment: r.attachment, at: now}
-		p.out.mem.firstSeen[r.lsp] = s
+		p.out.mem.missingSince[r.lsp] = s
 	}
 	deadline := s.at.Add(p.in.cfg.representorWait)
 	if now.Before(deadline) {
@@ -395,7 +422,7 @@ func (p *planner) planUpdate(r request, iface *vswitchd.Interface) {
 func (p *planner) foreignInterface(r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
 	byOVN := vifplug.PluggedByOVN(iface.ExternalIDs)
 	if byOVN && p.in.cfg.plugger == PluggerOVNController {
-		observe(st, iface, r, p.in.chassis)
+		p.observe(st, iface, r)
 		return
 	}
 	where := "in OVS"

@@ -431,13 +431,13 @@ func TestPlanBadRequests(t *testing.T) {
 		name:     "representor missing: ERROR after the wait",
 		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 4}),
 		reps:     reps(0),
-		mem:      memory{firstSeen: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-repWait)}}},
+		mem:      memory{missingSince: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-repWait)}}},
 		statuses: map[string]phase{"lsp1": {errorPhase, "unknown VF"}},
 	}, {
 		name:     "representor missing: a new attachment gets a new wait",
 		reqs:     requests(binding{lsp: "lsp1", attachment: "a2", vf: 4}),
 		reps:     reps(0),
-		mem:      memory{firstSeen: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-time.Hour)}}},
+		mem:      memory{missingSince: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-time.Hour)}}},
 		statuses: map[string]phase{"lsp1": {pending, "waiting for the representor"}},
 		wakeAt:   t0.Add(repWait),
 	}, {
@@ -451,7 +451,7 @@ func TestPlanBadRequests(t *testing.T) {
 		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0}),
 		ovs:      world(nil, ourRow("rep0", "lsp1", "a1", installed...)),
 		reps:     reps(),
-		mem:      memory{firstSeen: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-time.Hour)}}, unwantedSince: longUnwanted.unwantedSince},
+		mem:      memory{missingSince: map[string]seen{"lsp1": {attachment: "a1", at: t0.Add(-time.Hour)}}, unwantedSince: longUnwanted.unwantedSince},
 		statuses: map[string]phase{"lsp1": {errorPhase, "no representor for pf-mac"}},
 	}, {
 		name: "ambiguous representor: ERROR, nothing plugged",
@@ -484,12 +484,12 @@ func TestPlanRepresentorWaitAcrossPasses(t *testing.T) {
 	// only when it goes away.
 	in.reps = fakeReps{vfs: map[int]string{4: "rep4"}}
 	out := planPass(in)
-	if len(out.changes) != 1 || out.changes[0].kind != changePlug || len(out.mem.firstSeen) != 1 {
-		t.Errorf("late representor: changes %v, memory %v", out.changes, out.mem.firstSeen)
+	if len(out.changes) != 1 || out.changes[0].kind != changePlug || len(out.mem.missingSince) != 1 {
+		t.Errorf("late representor: changes %v, memory %v", out.changes, out.mem.missingSince)
 	}
 	in.requests, in.mem = nil, out.mem
-	if out := planPass(in); len(out.mem.firstSeen) != 0 {
-		t.Errorf("a request that went away is still remembered: %v", out.mem.firstSeen)
+	if out := planPass(in); len(out.mem.missingSince) != 0 {
+		t.Errorf("a request that went away is still remembered: %v", out.mem.missingSince)
 	}
 }
 
@@ -742,7 +742,7 @@ func TestPlanIsPure(t *testing.T) {
 			binding{lsp: "c", attachment: "a3", vf: 7}, binding{lsp: "d", attachment: "a4", vf: 0}),
 		ovs:  world(nil, ourRow("rep0", "b", "a1", installed...), ourRow("rep5", "x", ""), ourRow("rep6", "y", "")),
 		reps: reps(0, 1, 5, 6),
-		mem: memory{firstSeen: map[string]seen{"c": {attachment: "a3", at: t0.Add(-time.Second)}, "zz": {at: t0}},
+		mem: memory{missingSince: map[string]seen{"c": {attachment: "a3", at: t0.Add(-time.Second)}, "zz": {at: t0}},
 			unwantedSince: map[string]time.Time{"rep5": t0.Add(-time.Hour)}, gone: goneAt(t0, "y")},
 	}
 	in := tc.input()
@@ -757,7 +757,7 @@ func TestPlanIsPure(t *testing.T) {
 	if fmt.Sprint(in.mem) != memBefore {
 		t.Errorf("planPass modified its input memory: %s, was %s", fmt.Sprint(in.mem), memBefore)
 	}
-	if _, ok := first.mem.firstSeen["zz"]; ok {
+	if _, ok := first.mem.missingSince["zz"]; ok {
 		t.Error("memory of a request that went away was kept")
 	}
 	var whats []string

@@ -49,7 +49,9 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 	}
 	a.metrics.competing.Set(float64(p.competing))
 	a.metrics.foreign.Set(float64(p.foreign))
-	a.publish(p, a.apply(ctx, p.changes))
+	out := a.apply(ctx, p.changes)
+	a.mem.plugCommitted = out.plugged // news for the next pass
+	a.publish(p, out)
 	return true
 }
 

@@ -35,8 +35,9 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// WithClock sets where the Store reads the time for first_seen and
-// updated, so tests can control it; default time.Now.
+// WithClock sets where the Store reads the time for updated, and for
+// first_seen when Set is given none, so tests can control it; default
+// time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) {
 		if now != nil {

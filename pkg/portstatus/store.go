@@ -45,10 +45,13 @@ func NewStore(opts ...Option) *Store {
 }
 
 // Set records st as the complete current status of st.LogicalPort and
-// reports whether that changed anything. The Store owns generation,
-// first_seen and updated; their values in st are ignored. When the content
-// equals what is stored nothing happens, so the reconciler can call Set for
-// every port on every pass. st is not retained.
+// reports whether that changed anything. The Store owns generation and
+// updated, and keeps first_seen for as long as the attachment stays: st's
+// first_seen counts only at the first Set of an attachment (the agent
+// knows when its pass first saw the binding, which is before the Store
+// does), and the Store's clock stands in when st has none. When the
+// content equals what is stored nothing happens, so the reconciler can
+// call Set for every port on every pass. st is not retained.
 func (s *Store) Set(st *ovndpuv1.PortStatus) (changed bool) {
 	if st.GetLogicalPort() == "" {
 		// A caller bug; storing it would publish a port no client can name.
@@ -65,15 +68,24 @@ func (s *Store) Set(st *ovndpuv1.PortStatus) (changed bool) {
 	now := timestamppb.New(s.now())
 	next.Generation = s.nextGeneration()
 	next.Updated = now
-	next.FirstSeen = now
-	if old != nil && old.GetAttachmentId() == st.GetAttachmentId() {
-		// first_seen measures how long this request has been waiting; a new
-		// attachment on the same port name is a new request.
-		next.FirstSeen = old.GetFirstSeen()
-	}
+	next.FirstSeen = firstSeen(old, st, now)
 	s.ports[next.GetLogicalPort()] = next
 	s.broadcast(next)
 	return true
+}
+
+// firstSeen is the first_seen of st stored over old at now. It measures
+// how long this request has been waiting, so it stays as long as the
+// attachment does; a new attachment on the same port name is a new
+// request.
+func firstSeen(old, st *ovndpuv1.PortStatus, now *timestamppb.Timestamp) *timestamppb.Timestamp {
+	switch {
+	case old != nil && old.GetAttachmentId() == st.GetAttachmentId():
+		return old.GetFirstSeen()
+	case st.GetFirstSeen() != nil:
+		return st.GetFirstSeen()
+	}
+	return now
 }
 
 // Remove forgets logicalPort, telling watchers with a final UNPLUGGED event
@@ -169,7 +181,10 @@ func sameContent(a, b *ovndpuv1.PortStatus) bool {
 		a.GetOfport() == b.GetOfport() &&
 		a.GetMtu() == b.GetMtu() &&
 		a.GetPfMac() == b.GetPfMac() &&
-		a.GetVfNum() == b.GetVfNum()
+		a.GetVfNum() == b.GetVfNum() &&
+		proto.Equal(a.GetPlugged(), b.GetPlugged()) &&
+		proto.Equal(a.GetClaimed(), b.GetClaimed()) &&
+		proto.Equal(a.GetInstalled(), b.GetInstalled())
 }
 
 func matchesNode(st *ovndpuv1.PortStatus, node string) bool {

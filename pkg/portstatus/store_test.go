@@ -169,6 +169,10 @@ func TestSetChangeBumpsGeneration(t *testing.T) {
 		{"vf_num", func(st *ovndpuv1.PortStatus) { st.VfNum = 2 }},
 		{"owner_node", func(st *ovndpuv1.PortStatus) { st.OwnerNode = "host-b" }},
 		{"attachment_id", func(st *ovndpuv1.PortStatus) { st.AttachmentId = "att-2" }},
+		{"plugged", func(st *ovndpuv1.PortStatus) { st.Plugged = timestamppb.New(time.Unix(10, 0)) }},
+		{"claimed", func(st *ovndpuv1.PortStatus) { st.Claimed = timestamppb.New(time.Unix(11, 0)) }},
+		{"installed", func(st *ovndpuv1.PortStatus) { st.Installed = timestamppb.New(time.Unix(12, 0)) }},
+		{"installed later", func(st *ovndpuv1.PortStatus) { st.Installed = timestamppb.New(time.Unix(13, 0)) }},
 	}
 	s := newTestStore(t)
 	cur := port("p1", "host-a", pending, "representor not present")
@@ -230,6 +234,13 @@ func differentValue(t *testing.T, fd protoreflect.FieldDescriptor, v protoreflec
 		return protoreflect.ValueOfInt64(v.Int() + 1)
 	case protoreflect.EnumKind:
 		return protoreflect.ValueOfEnum(v.Enum() + 1)
+	case protoreflect.MessageKind:
+		if ts, ok := v.Message().Interface().(*timestamppb.Timestamp); ok {
+			// Unset (nil) or not, a second later is different.
+			return protoreflect.ValueOfMessage(timestamppb.New(ts.AsTime().Add(time.Second)).ProtoReflect())
+		}
+		t.Fatalf("field %s of message %s: extend differentValue", fd.Name(), fd.Message().FullName())
+		return v
 	default:
 		t.Fatalf("field %s of kind %s: extend differentValue", fd.Name(), fd.Kind())
 		return v
@@ -261,6 +272,30 @@ func TestFirstSeenAndUpdated(t *testing.T) {
 	t5 := clock.advance()
 	s.Set(st)
 	assertTimes(t, "after re-create", mustGet(t, s, "p1"), t5, t5)
+}
+
+// TestFirstSeenFromCaller: the agent's first_seen (its pass saw the
+// binding before the Store saw the status) is kept for the attachment;
+// what later Sets say is ignored until the attachment changes.
+func TestFirstSeenFromCaller(t *testing.T) {
+	clock := newFakeClock()
+	s := newTestStore(t, WithClock(clock.now))
+	seen := clock.now().Add(-time.Minute)
+	st := port("p1", "host-a", pending, "plugging")
+	st.FirstSeen = timestamppb.New(seen)
+	s.Set(st)
+	assertTimes(t, "first Set", mustGet(t, s, "p1"), seen, clock.now())
+
+	t1 := clock.advance()
+	st = with(st, func(st *ovndpuv1.PortStatus) { st.Phase, st.FirstSeen = plugged, timestamppb.New(t1) })
+	s.Set(st)
+	assertTimes(t, "same attachment, another first_seen", mustGet(t, s, "p1"), seen, t1)
+
+	t2 := clock.advance()
+	newSeen := t2.Add(-time.Second)
+	st = with(st, func(st *ovndpuv1.PortStatus) { st.AttachmentId, st.FirstSeen = "att-new", timestamppb.New(newSeen) })
+	s.Set(st)
+	assertTimes(t, "new attachment", mustGet(t, s, "p1"), newSeen, t2)
 }
 
 func assertTimes(t *testing.T, when string, st *ovndpuv1.PortStatus, firstSeen, updated time.Time) {

@@ -55,7 +55,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 // TestMetricsAndHealth scrapes /metrics, /healthz and /readyz of a running
-// agent with a READY port and a competing-plugger ERROR.
+// agent with a READY port and a competing-plugger ERROR: the one READY
+// attachment is one sample of each attach stage, and one stage log line.
 func TestMetricsAndHealth(t *testing.T) {
 	bed := testbed.New(t, testbed.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -76,6 +77,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	if err := w.WaitPhase(ctx, waitLong, errPhase, "contested"); err != nil {
 		t.Fatal(err)
 	}
+	assertMilestones(t, w.Latest("good"))
 	base := "http://" + metricsAddr(t, ctx, agent)
 	if code, _ := httpGet(t, base+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
@@ -91,9 +93,40 @@ func TestMetricsAndHealth(t *testing.T) {
 		`ovndpu_dpu_competing_plugger_ports 1`,
 		`ovndpu_dpu_plug_latency_seconds_count 1`,
 		`ovndpu_dpu_ovs_transaction_errors_total 0`,
+		`ovndpu_dpu_port_stage_seconds_count{stage="seen_to_plugged"} 1`,
+		`ovndpu_dpu_port_stage_seconds_count{stage="plugged_to_claimed"} 1`,
+		`ovndpu_dpu_port_stage_seconds_count{stage="claimed_to_installed"} 1`,
+		`ovndpu_dpu_port_stage_seconds_count{stage="seen_to_ready"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	assertStageLogLine(t, agent, "good")
+}
+
+// assertStageLogLine checks the agent logged the stages of lsp's attach
+// exactly once (it runs with --log-level=debug).
+func assertStageLogLine(t *testing.T, agent *testbed.DPUAgent, lsp string) {
+	t.Helper()
+	data, err := os.ReadFile(agent.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for line := range strings.Lines(string(data)) {
+		if strings.Contains(line, `msg="port READY: attach stages"`) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d stage log lines, want 1: %q", len(lines), lines)
+	}
+	t.Log(strings.TrimSpace(lines[0]))
+	for _, field := range []string{"logical_port=" + lsp, "attachment=", "seen_to_plugged_ms=", "plugged_to_claimed_ms=",
+		"claimed_to_installed_ms=", "seen_to_ready_ms="} {
+		if !strings.Contains(lines[0], field) {
+			t.Errorf("stage log line %q lacks %s", lines[0], field)
 		}
 	}
 }

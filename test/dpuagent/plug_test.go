@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
@@ -85,6 +87,7 @@ func TestPlugReadyAndPing(t *testing.T) {
 	}
 	for i, vf := range vfs {
 		st := e.watch.Latest(lsps[i])
+		assertMilestones(t, st)
 		if st.Representor != vf.Representor || st.Ofport <= 0 || st.Mtu != 1400 || st.PfMac != vf.PFMAC.String() {
 			t.Errorf("status of %s = %+v, want representor %s, an ofport, mtu 1400, pf_mac %s", lsps[i], st, vf.Representor, vf.PFMAC)
 		}
@@ -102,6 +105,28 @@ func TestPlugReadyAndPing(t *testing.T) {
 	}
 	if err := e.bed.Ping(e.ctx, e.bed.Pod(lsps[0]), ips[1]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// assertMilestones checks that a READY status carries the DPU-side
+// milestones of its attachment, in the order an attach passes them.
+func assertMilestones(t *testing.T, st *ovndpuv1.PortStatus) {
+	t.Helper()
+	steps := []struct {
+		name string
+		ts   *timestamppb.Timestamp
+	}{{"first_seen", st.FirstSeen}, {"plugged", st.Plugged}, {"claimed", st.Claimed}, {"installed", st.Installed}}
+	for i, s := range steps {
+		if s.ts == nil {
+			t.Errorf("READY status of %s has no %s: %v", st.LogicalPort, s.name, st)
+			return
+		}
+		if i > 0 && s.ts.AsTime().Before(steps[i-1].ts.AsTime()) {
+			t.Errorf("%s of %s (%v) is before its %s (%v)", s.name, st.LogicalPort, s.ts.AsTime(), steps[i-1].name, steps[i-1].ts.AsTime())
+		}
+	}
+	if updated := st.Updated.AsTime(); updated.Before(st.Installed.AsTime()) {
+		t.Errorf("READY of %s published at %v, before installed %v", st.LogicalPort, updated, st.Installed.AsTime())
 	}
 }
 

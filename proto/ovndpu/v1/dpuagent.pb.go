@@ -164,9 +164,35 @@ type PortStatus struct {
 	// The requested representor: host PF MAC and VF index.
 	PfMac string `protobuf:"bytes,10,opt,name=pf_mac,json=pfMac,proto3" json:"pf_mac,omitempty"`
 	VfNum int32  `protobuf:"varint,11,opt,name=vf_num,json=vfNum,proto3" json:"vf_num,omitempty"`
-	// When the agent first saw this request, and when the phase last changed.
-	FirstSeen     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
-	Updated       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated,proto3" json:"updated,omitempty"`
+	// When the agent first saw this attachment requested on this chassis:
+	// the start of the reconcile pass that first found the binding. DPU
+	// clock. Per attachment: it restarts when attachment_id changes (and when
+	// the port is requested again after it was UNPLUGGED).
+	FirstSeen *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	// When this status last changed (DPU clock).
+	Updated *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated,proto3" json:"updated,omitempty"`
+	// The DPU-side milestones of the current attachment, so a host can tell
+	// where an attach spent its time. All on the DPU's clock; compare them
+	// with first_seen, not with host timestamps. Per attachment like
+	// first_seen: unset again when attachment_id changes. Each is set once,
+	// the first time the agent sees the step done, and never before the
+	// previous one, so a READY status carries all four with
+	// first_seen <= plugged <= claimed <= installed. A port the agent found
+	// already further along (after an agent restart) gets the time the agent
+	// first saw each step, not when it really happened.
+	//
+	// plugged: the OVS transaction that added the representor to the bridge
+	// for this attachment committed. With --plugger ovn-controller, or for an
+	// interface the agent found already plugged: when the agent first saw
+	// it in the bridge with this port's iface-id.
+	Plugged *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=plugged,proto3" json:"plugged,omitempty"`
+	// claimed: the agent's Southbound monitor showed the binding's chassis
+	// set to this chassis (ovn-controller claimed it), with the interface
+	// plugged.
+	Claimed *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=claimed,proto3" json:"claimed,omitempty"`
+	// installed: the agent saw external_ids:ovn-installed=true on the
+	// interface (ovn-controller installed its flows).
+	Installed     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=installed,proto3" json:"installed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +314,27 @@ func (x *PortStatus) GetFirstSeen() *timestamppb.Timestamp {
 func (x *PortStatus) GetUpdated() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Updated
+	}
+	return nil
+}
+
+func (x *PortStatus) GetPlugged() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Plugged
+	}
+	return nil
+}
+
+func (x *PortStatus) GetClaimed() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Claimed
+	}
+	return nil
+}
+
+func (x *PortStatus) GetInstalled() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Installed
 	}
 	return nil
 }
@@ -560,7 +607,7 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\n" +
 	"\x0edpuagent.proto\x12\tovndpu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"'\n" +
 	"\x11WatchPortsRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"\xbe\x03\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"\xe4\x04\n" +
 	"\n" +
 	"PortStatus\x12!\n" +
 	"\flogical_port\x18\x01 \x01(\tR\vlogicalPort\x12#\n" +
@@ -580,7 +627,10 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\x06vf_num\x18\v \x01(\x05R\x05vfNum\x129\n" +
 	"\n" +
 	"first_seen\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x124\n" +
-	"\aupdated\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\"(\n" +
+	"\aupdated\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x124\n" +
+	"\aplugged\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\aplugged\x124\n" +
+	"\aclaimed\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aclaimed\x128\n" +
+	"\tinstalled\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tinstalled\"(\n" +
 	"\x10SnapshotComplete\x12\x14\n" +
 	"\x05ports\x18\x01 \x01(\rR\x05ports\"\x96\x01\n" +
 	"\x12WatchPortsResponse\x12+\n" +
@@ -633,20 +683,23 @@ var file_dpuagent_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_dpuagent_proto_depIdxs = []int32{
-	0, // 0: ovndpu.v1.PortStatus.phase:type_name -> ovndpu.v1.Phase
-	7, // 1: ovndpu.v1.PortStatus.first_seen:type_name -> google.protobuf.Timestamp
-	7, // 2: ovndpu.v1.PortStatus.updated:type_name -> google.protobuf.Timestamp
-	2, // 3: ovndpu.v1.WatchPortsResponse.port:type_name -> ovndpu.v1.PortStatus
-	3, // 4: ovndpu.v1.WatchPortsResponse.snapshot_complete:type_name -> ovndpu.v1.SnapshotComplete
-	1, // 5: ovndpu.v1.DPUAgent.WatchPorts:input_type -> ovndpu.v1.WatchPortsRequest
-	5, // 6: ovndpu.v1.DPUAgent.Info:input_type -> ovndpu.v1.InfoRequest
-	4, // 7: ovndpu.v1.DPUAgent.WatchPorts:output_type -> ovndpu.v1.WatchPortsResponse
-	6, // 8: ovndpu.v1.DPUAgent.Info:output_type -> ovndpu.v1.InfoResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: ovndpu.v1.PortStatus.phase:type_name -> ovndpu.v1.Phase
+	7,  // 1: ovndpu.v1.PortStatus.first_seen:type_name -> google.protobuf.Timestamp
+	7,  // 2: ovndpu.v1.PortStatus.updated:type_name -> google.protobuf.Timestamp
+	7,  // 3: ovndpu.v1.PortStatus.plugged:type_name -> google.protobuf.Timestamp
+	7,  // 4: ovndpu.v1.PortStatus.claimed:type_name -> google.protobuf.Timestamp
+	7,  // 5: ovndpu.v1.PortStatus.installed:type_name -> google.protobuf.Timestamp
+	2,  // 6: ovndpu.v1.WatchPortsResponse.port:type_name -> ovndpu.v1.PortStatus
+	3,  // 7: ovndpu.v1.WatchPortsResponse.snapshot_complete:type_name -> ovndpu.v1.SnapshotComplete
+	1,  // 8: ovndpu.v1.DPUAgent.WatchPorts:input_type -> ovndpu.v1.WatchPortsRequest
+	5,  // 9: ovndpu.v1.DPUAgent.Info:input_type -> ovndpu.v1.InfoRequest
+	4,  // 10: ovndpu.v1.DPUAgent.WatchPorts:output_type -> ovndpu.v1.WatchPortsResponse
+	6,  // 11: ovndpu.v1.DPUAgent.Info:output_type -> ovndpu.v1.InfoResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_dpuagent_proto_init() }
