@@ -2,13 +2,20 @@
 // on CNI ADD and brings it home on DEL (steps 5 and "DEL reverses it" of
 // the flow in docs/architecture.md). It is Linux-only.
 //
-// A link is renamed only inside a private, anonymous temporary namespace,
-// as the reference host-device plugin does: renaming in place races with
-// udev and NetworkManager, and the pod's ifname (eth0) usually exists in
-// the host namespace too. Inside the pod the link carries the VF's host
-// name as its alias (IFLA_IFALIAS), so a DEL can recognise it, and so can
-// the host after the kernel returned a real VF from a destroyed pod
-// namespace under its pod name.
+// A link changes namespace and name in one RTM_NEWLINK carrying both
+// IFLA_NET_NS_FD and IFLA_IFNAME, so MoveIn and MoveOut each move the VF
+// once: moves wait under the kernel's RTNL lock, which bursts of ADDs
+// contend for. The kernel renames the link in the target namespace under
+// the same RTNL hold, and gives it the new name on the way in when its
+// current one is taken there (the pod's ifname, eth0, usually exists in
+// the host namespace). When the new name is taken, the kernel moves the
+// link under its old name and fails with EEXIST; the link is then moved
+// back and the error wraps [ErrNameTaken]. No temporary namespace is
+// used, unlike the reference host-device plugin: nothing needs one (see
+// moveTo and renameHome). Before the move into the pod the link gets the
+// VF's host name as its alias (IFLA_IFALIAS, which survives the move), so
+// a DEL can recognise it, and so can the host after the kernel returned
+// a real VF from a destroyed pod namespace under its pod name.
 //
 // Every step of [Plumber.MoveIn] and of the pod side of [Plumber.MoveOut]
 // records how to undo itself; on any failure (including a cancelled
@@ -16,7 +23,7 @@
 // order, and the error names the failed step, its value and, if reverting
 // was incomplete too, what could not be undone. A VF whose move failed
 // therefore sits in its host namespace under its original name, MAC and
-// MTU, down, and no temporary namespace survives the call.
+// MTU, down.
 //
 // The addresses may arrive late: with [MoveInRequest.Addresses] set,
 // MoveIn asks for them only once the link is in the pod under its name,

@@ -34,12 +34,12 @@ const (
 
 // requireRoot skips (fails under CI=true) when the machine cannot host
 // the tests: they need root and iproute2 to make namespaces and veths.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	testenv.Require(t, "netns tests", true, []string{"ip"}, "run as root with iproute2 installed")
 }
 
-func randHex(t *testing.T, n int) string {
+func randHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -48,7 +48,7 @@ func randHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-func run(t *testing.T, args ...string) {
+func run(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
@@ -61,7 +61,7 @@ type testNS struct {
 	name, path string
 }
 
-func newTestNS(t *testing.T) testNS {
+func newTestNS(t testing.TB) testNS {
 	t.Helper()
 	name := fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), randHex(t, 4))
 	run(t, "ip", "netns", "add", name)
@@ -80,12 +80,12 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func (n testNS) ip(t *testing.T, args ...string) {
+func (n testNS) ip(t testing.TB, args ...string) {
 	t.Helper()
 	run(t, append([]string{"ip", "-n", n.name}, args...)...)
 }
 
-func (n testNS) do(t *testing.T, fn func() error) {
+func (n testNS) do(t testing.TB, fn func() error) {
 	t.Helper()
 	if err := ns.WithNetNSPath(n.path, func(ns.NetNS) error { return fn() }); err != nil {
 		t.Fatalf("in %s: %v", n.name, err)
@@ -100,7 +100,7 @@ type vf struct {
 	mtu  int
 }
 
-func newVF(t *testing.T, host testNS) vf {
+func newVF(t testing.TB, host testNS) vf {
 	t.Helper()
 	id := randHex(t, 4)
 	v := vf{name: linkPrefix + id + "v", mac: randMAC(t), mtu: 1600}
@@ -108,14 +108,14 @@ func newVF(t *testing.T, host testNS) vf {
 	return v
 }
 
-func makeVeth(t *testing.T, host testNS, v vf, peer string) {
+func makeVeth(t testing.TB, host testNS, v vf, peer string) {
 	t.Helper()
 	host.ip(t, "link", "add", v.name, "mtu", fmt.Sprint(v.mtu), "address", v.mac.String(),
 		"type", "veth", "peer", "name", peer)
 	host.ip(t, "link", "set", peer, "up")
 }
 
-func randMAC(t *testing.T) net.HardwareAddr {
+func randMAC(t testing.TB) net.HardwareAddr {
 	t.Helper()
 	mac, err := net.ParseMAC("02:" + strings.Join(splitPairs(randHex(t, 5)), ":"))
 	if err != nil {
@@ -202,7 +202,7 @@ func (n testNS) routes(t *testing.T, name string) []string {
 	return out
 }
 
-func ipConfig(t *testing.T, cidr, gw string) *current.IPConfig {
+func ipConfig(t testing.TB, cidr, gw string) *current.IPConfig {
 	t.Helper()
 	ip, ipn, err := net.ParseCIDR(cidr)
 	if err != nil {
@@ -212,7 +212,7 @@ func ipConfig(t *testing.T, cidr, gw string) *current.IPConfig {
 	return &current.IPConfig{Address: *ipn, Gateway: net.ParseIP(gw)}
 }
 
-func route(t *testing.T, dst, gw string) *types.Route {
+func route(t testing.TB, dst, gw string) *types.Route {
 	t.Helper()
 	_, ipn, err := net.ParseCIDR(dst)
 	if err != nil {
@@ -250,8 +250,8 @@ func otherTestProcess(nsName string) bool {
 	return pid != strconv.Itoa(os.Getpid())
 }
 
-// nsHandles counts this process's open network-namespace descriptors, the
-// only thing keeping an anonymous temp namespace alive.
+// nsHandles counts this process's open network-namespace descriptors, so
+// a test can tell that a call leaked none.
 func nsHandles(t *testing.T) int {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")

@@ -33,17 +33,6 @@ func linkByName(name string) (netlink.Link, error) {
 	return l, err
 }
 
-// moveLink moves the link called name from one namespace to another.
-func moveLink(from place, name string, to place) error {
-	err := withLink(from, name, func(l netlink.Link) error {
-		return netlink.LinkSetNsFd(l, int(to.ns.Fd()))
-	})
-	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("%w: %q in %s: %w", ErrNameTaken, name, to.desc, err)
-	}
-	return err
-}
-
 // linkState is the part of a link that the Plumber changes and restores.
 type linkState struct {
 	name  string

@@ -14,9 +14,11 @@ import (
 )
 
 // MoveOut brings the VF home: in the pod it flushes the addresses and sets
-// the link down, then moves it through a temp namespace, renamed back to
-// req.Original.Name and with the alias cleared, into the host namespace,
-// where it restores the original MAC and MTU.
+// the link down, then moves it, in one move, into the host namespace
+// under req.Original.Name, where it clears the alias and restores the
+// original MAC and MTU. The alias goes only once the VF is home: cleared
+// in the pod, a crash before the move would leave a VF there that a
+// retried DEL no longer recognised.
 //
 // It is idempotent. A pod namespace that is gone (or req.PodNetns "") is
 // not an error: a real VF then returns to the host on its own, under its
@@ -90,11 +92,6 @@ func (p *Plumber) leavePod(ctx context.Context, log *slog.Logger, host, pod plac
 		log.Warn("link in pod is not this VF; leaving it", "alias", st.alias)
 		return nil
 	}
-	temp, err := openTemp()
-	if err != nil {
-		return err
-	}
-	defer temp.close()
 	t := newTxn(ctx, log)
 	defer func() {
 		if err != nil {
@@ -104,17 +101,17 @@ func (p *Plumber) leavePod(ctx context.Context, log *slog.Logger, host, pod plac
 	if err = t.strip(pod, req.IfName, st.up); err != nil {
 		return err
 	}
-	return t.relocate(relocation{temp: temp, src: pod, dst: host,
-		name: req.IfName, newName: req.Original.Name, alias: ""})
+	return t.move(pod, req.IfName, host, req.Original.Name)
 }
 
 // strip removes the pod's addresses and sets the link down, so the pod
 // stops using them before the link vanishes. Its inverses re-add what was
 // there, routes last since they need the addresses. The first inverse to
-// run puts back the link's IPv6 settings: the move out and back that
-// precedes it reset them to the pod's defaults, and the link must have
-// them before it goes up, lest the kernel add a link-local address of its
-// own (see prepareIPv6).
+// run puts back the link's IPv6 settings: a move out and back before it
+// (the undo of the move home, or a move the kernel made though the name
+// was taken at home) reset them to the pod's defaults, and the link must
+// have them before it goes up, lest the kernel add a link-local address
+// of its own (see prepareIPv6).
 func (t *txn) strip(pod place, name string, wasUp bool) error {
 	var addrs []netlink.Addr
 	var routes []netlink.Route
@@ -226,7 +223,7 @@ func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, 
 	switch {
 	case st.name != orig.Name:
 		log.Info("VF came home under its pod name; renaming it", "current", st.name)
-		if err := p.renameHome(ctx, log, host, st.name, orig.Name); err != nil {
+		if err := renameHome(ctx, log, host, st, orig.Name); err != nil {
 			return err
 		}
 	case st.alias == orig.Name:
@@ -292,19 +289,30 @@ func findHome(host place, name, homeName string) (linkState, error) {
 	return st, err
 }
 
-// renameHome renames a link within the host namespace the same way a move
-// does, through a temp namespace, and clears its alias on the way.
-func (p *Plumber) renameHome(ctx context.Context, log *slog.Logger, host place, from, to string) (err error) {
-	temp, err := openTemp()
-	if err != nil {
-		return err
-	}
-	defer temp.close()
+// renameHome renames the VF back in place and clears its alias. The
+// temporary namespace the rename once went through bought nothing: a name
+// taken at home fails the rename as it failed the move back, udev and
+// NetworkManager see a rename instead of a removal and an addition, and a
+// crash no longer risks the VF dying with a temporary namespace. What the
+// moves did on the way, closing the link, is done first: a VF comes back
+// from a dead pod down, but something at home may have brought it up,
+// and kernels before 6.2 refuse to rename a running link. The alias goes
+// last, so a crash leaves the VF marked under its name, which the next
+// MoveOut finds.
+func renameHome(ctx context.Context, log *slog.Logger, host place, st linkState, to string) (err error) {
 	t := newTxn(ctx, log)
 	defer func() {
 		if err != nil {
 			err = t.rollback(err)
 		}
 	}()
-	return t.relocate(relocation{temp: temp, src: host, dst: host, name: from, newName: to, alias: ""})
+	if st.up {
+		if err = t.setDown(host, st.name); err != nil {
+			return err
+		}
+	}
+	if err = t.rename(host, st.name, to); err != nil {
+		return err
+	}
+	return t.setAlias(host, to, st.alias, "")
 }

@@ -58,17 +58,6 @@ func openHost(path string) (place, error) {
 	return place{ns: h, desc: "host netns (own)"}, nil
 }
 
-// openTemp creates the private namespace renames happen in. It is
-// anonymous, so nothing can be left under /var/run/netns; it dies with
-// its last handle.
-func openTemp() (place, error) {
-	h, err := ns.TempNetNS()
-	if err != nil {
-		return place{}, fmt.Errorf("create temp netns: %w", err)
-	}
-	return place{ns: h, desc: "temp netns"}, nil
-}
-
 // sameNS reports whether two handles are the same namespace, which would
 // make a "move" a pointless rename in place.
 func sameNS(a, b place) (bool, error) {

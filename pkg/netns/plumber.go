@@ -20,12 +20,12 @@ func New(opts ...Option) *Plumber {
 	return &Plumber{log: o.logger}
 }
 
-func inspect(host place, name string) (Original, error) {
+func inspect(host place, name string) (linkState, error) {
 	st, err := readState(host, name)
 	if err != nil {
-		return Original{}, fmt.Errorf("find VF %q in %s: %w", name, host.desc, err)
+		return linkState{}, fmt.Errorf("find VF %q in %s: %w", name, host.desc, err)
 	}
-	return Original{Name: st.name, MAC: st.mac, MTU: st.mtu}, nil
+	return st, nil
 }
 
 // MoveIn moves the VF into the pod namespace under req.IfName, with the
@@ -45,12 +45,12 @@ func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error)
 	}
 	defer host.close()
 	defer pod.close()
-	orig, err := inspect(host, req.VFNetdev)
+	home, err := inspect(host, req.VFNetdev)
 	if err != nil {
 		return Placed{}, err
 	}
-	log := p.log.With("vf", orig.Name, "pod", req.PodNetns, "ifname", req.IfName)
-	st, a, err := moveIn(newTxn(ctx, log), host, pod, req, orig)
+	log := p.log.With("vf", home.name, "pod", req.PodNetns, "ifname", req.IfName)
+	st, a, err := moveIn(newTxn(ctx, log), host, pod, req, home)
 	if err != nil {
 		return Placed{}, err
 	}
@@ -60,24 +60,23 @@ func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error)
 // moveIn is MoveIn's transaction: all of it or, on error, none of it. It
 // returns the link as placed, read inside the transaction so that even
 // that read failing leaves nothing behind, and the addressing applied.
-func moveIn(t *txn, host, pod place, req MoveInRequest, orig Original) (st linkState, a addressing, err error) {
-	temp, err := openTemp()
-	if err != nil {
-		return linkState{}, addressing{}, err
-	}
-	// Registered before the rollback below, so it runs after it: undoing
-	// the move into the pod goes back through temp.
-	defer temp.close()
+//
+// The alias, our mark on the VF, is set at home before the move, so the
+// VF is never in the pod unmarked: not even when the process dies right
+// after the move (IFLA_IFALIAS survives a namespace move).
+func moveIn(t *txn, host, pod place, req MoveInRequest, home linkState) (st linkState, a addressing, err error) {
 	defer func() {
 		if err != nil {
 			err = t.rollback(err)
 		}
 	}()
-	err = t.relocate(relocation{temp: temp, src: host, dst: pod,
-		name: orig.Name, newName: req.IfName, alias: orig.Name})
-	if err != nil {
+	if err = t.setAlias(host, home.name, home.alias, home.name); err != nil {
 		return linkState{}, addressing{}, err
 	}
+	if err = t.move(host, home.name, pod, req.IfName); err != nil {
+		return linkState{}, addressing{}, err
+	}
+	orig := Original{Name: home.name, MAC: home.mac, MTU: home.mtu}
 	if a, err = t.configure(pod, req, orig); err != nil {
 		return linkState{}, addressing{}, err
 	}
