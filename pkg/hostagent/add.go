@@ -41,8 +41,10 @@ type addition struct {
 	// dynamic is set when OVN assigns the addresses.
 	dynamic *dynamicPlan
 	log     *slog.Logger
-	// clock records the milestones for the stage breakdown.
+	// clock records the milestones for the stage breakdown; ready is the
+	// DPU's READY status.
 	clock *stageClock
+	ready *ovndpuv1.PortStatus
 	// lspWritten and lspNotWritten: the LSP create's outcome is known —
 	// it committed, or it was refused, found the name taken or was never
 	// sent — so its undo need not settle anything.
@@ -84,7 +86,7 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	result, err = a.resultJSON(ad)
 	if err == nil {
 		clock.mark(stageAnswered)
-		clock.report(ad.log, a.metrics)
+		clock.report(ad.log, a.metrics, ad.ready)
 	}
 	return result, err
 }
@@ -476,6 +478,7 @@ func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
 	switch {
 	case err == nil:
 		ad.clock.mark(stageReady)
+		ad.ready = st
 		ad.log.Info("attachment ready", "representor", st.Representor, "ofport", st.Ofport)
 		return nil
 	case errors.Is(err, dpuclient.ErrRejected):

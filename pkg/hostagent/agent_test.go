@@ -812,6 +812,11 @@ func TestAddReportsItsStages(t *testing.T) {
 			t.Errorf("stage line lacks %s: %s", stage, line)
 		}
 	}
+	for _, span := range []string{"dpu_seen_to_plugged_ms=1", "dpu_plugged_to_claimed_ms=1", "dpu_claimed_to_installed_ms=1"} {
+		if !strings.Contains(line, " "+span+" ") && !strings.HasSuffix(line, " "+span) {
+			t.Errorf("stage line lacks the DPU's %s: %s", span, line)
+		}
+	}
 	if n := testutil.CollectAndCount(h.agent.metrics.stage); n != len(hostStages)+1 {
 		t.Errorf("stage histogram has %d series, want %d", n, len(hostStages)+1)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // journal records the side effects the fakes saw, in order, so a test can
@@ -400,6 +402,9 @@ func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndp
 		return nil, fmt.Errorf("%w: PENDING: %s", dpuclient.ErrNotReady, d.pending)
 	}
 	st.Phase, st.Representor = ovndpuv1.Phase_PHASE_READY, "pf0vf3"
+	seen := time.Now().Add(-10 * time.Millisecond) // the DPU's milestones, 1 ms apart
+	st.FirstSeen, st.Plugged = timestamppb.New(seen), timestamppb.New(seen.Add(time.Millisecond))
+	st.Claimed, st.Installed = timestamppb.New(seen.Add(2*time.Millisecond)), timestamppb.New(seen.Add(3*time.Millisecond))
 	d.j.add("dpu.ready %s", lsp)
 	d.set(st)
 	return st, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
@@ -50,8 +51,10 @@ func (c *stageClock) mark(stage string) {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // report logs the breakdown of a successful ADD (one line, the fields an
-// operator or the benchmark reads) and feeds the histograms.
-func (c *stageClock) report(log *slog.Logger, m *metrics) {
+// operator or the benchmark reads) and feeds the histograms. ready is the
+// DPU's READY status: its milestones are on the DPU's clock, so only their
+// differences are logged.
+func (c *stageClock) report(log *slog.Logger, m *metrics, ready *ovndpuv1.PortStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	attrs := make([]any, 0, 2*(len(hostStages)+4))
@@ -65,7 +68,25 @@ func (c *stageClock) report(log *slog.Logger, m *metrics) {
 			m.stage.WithLabelValues(stage).Observe(d.Seconds())
 		}
 	}
+	attrs = append(attrs, dpuSpans(ready)...)
 	log.Info("ADD stages", attrs...)
+}
+
+// dpuSpans are the DPU-side durations between the milestones a READY
+// status carries, as log attributes; absent milestones are skipped.
+func dpuSpans(st *ovndpuv1.PortStatus) []any {
+	milestones := []struct {
+		name string
+		at   *timestamppb.Timestamp
+	}{{"seen", st.GetFirstSeen()}, {"plugged", st.GetPlugged()}, {"claimed", st.GetClaimed()}, {"installed", st.GetInstalled()}}
+	var attrs []any
+	for i := 1; i < len(milestones); i++ {
+		from, to := milestones[i-1], milestones[i]
+		if from.at != nil && to.at != nil {
+			attrs = append(attrs, "dpu_"+from.name+"_to_"+to.name+"_ms", ms(to.at.AsTime().Sub(from.at.AsTime())))
+		}
+	}
+	return attrs
 }
 
 func newStageHistogram() *prometheus.HistogramVec {
