@@ -61,7 +61,10 @@ func (a *Agent) delLocked(ctx context.Context, key hoststate.Key, req *ovndpuv1.
 func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpuv1.CNIRequest, log *slog.Logger, unplugWait time.Duration) error {
 	var errs []error
 	for _, step := range att.UndoSteps() {
-		if err := a.undoStep(ctx, att, step, req); err != nil {
+		start := time.Now()
+		err := a.undoStep(ctx, att, step, req)
+		log.Debug("undo step", "step", step.Name, "ms", ms(time.Since(start)), "err", err)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("undo %s: %w", step.Name, err))
 			continue
 		}
@@ -73,12 +76,14 @@ func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpu
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	start := time.Now()
 	if att.UnplugPending && !a.unplugConfirmed(ctx, att, unplugWait) {
 		// DEL succeeds (the runtime must not retry it for ever), but the
 		// record keeps the VF claimed until the DPU confirms.
 		log.Warn("DPU did not confirm the unplug in time; the VF stays claimed until it does", "wait", unplugWait)
 		return nil
 	}
+	log.Debug("undo: the DPU confirmed the unplug", "ms", ms(time.Since(start)))
 	att.UnplugPending = false
 	return a.state.Delete(att.Key)
 }
