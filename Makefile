@@ -45,10 +45,17 @@ unit:
 	$(GO) test -count=1 -short ./...
 
 # bench runs the micro-benchmarks, then the scale benchmarks (one real-OVN
-# bed per iteration, hence -benchtime=1x).
+# bed per iteration, hence -benchtime=1x), then the attach-speed bench
+# (test/bench: ours vs OVN's own plug, a CMS-side plug and the exec floor,
+# on one bed), which prints its report and writes its plot to BENCH_SVG.
+# BENCH_ARGS go to ovn-dpu-bench (e.g. --samples=30). CI runs a tiny
+# smoke of the same code (test/bench TestSmoke) in `make test`.
+BENCH_SVG ?= docs/perf/attach-speed.svg
+BENCH_ARGS ?=
 bench: deps build
 	$(GO) test -p 1 -run '^$$' -bench . -skip 'WithForeignBindings' -benchmem -count=1 ./...
 	$(GO) test -p 1 -run '^$$' -bench 'WithForeignBindings' -benchtime=1x -count=1 -timeout 30m ./test/...
+	$(GO) run ./test/cmd/ovn-dpu-bench --svg=$(BENCH_SVG) $(BENCH_ARGS)
 
 generate: tools
 	PATH=$(TOOLS):$$PATH $(GO) generate $(addprefix ./,$(addsuffix /...,$(GENERATED)))

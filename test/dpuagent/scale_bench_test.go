@@ -3,9 +3,6 @@ package dpuagent_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,17 +21,11 @@ func BenchmarkMemoryWithForeignBindings(b *testing.B) {
 		defer cancel()
 		testbed.Must(bed.NBCtl(ctx, "ls-add", "net1"))(b)
 		start := time.Now()
-		for batch := 0; batch < foreign; batch += 1000 {
-			var args []string
-			for i := batch; i < batch+1000; i++ {
-				lsp := fmt.Sprintf("foreign%05d", i)
-				args = append(args, "--", "lsp-add", "net1", lsp, "--", "lsp-set-options", lsp,
-					fmt.Sprintf("requested-chassis=other%d", i%50), "vif-plug-type=representor",
-					"vif-plug:representor:pf-mac=0c:42:a1:00:00:01", fmt.Sprintf("vif-plug:representor:vf-num=%d", i%100))
-			}
-			testbed.Must(bed.NBCtl(ctx, args...))(b)
+		others := make([]string, 50)
+		for i := range others {
+			others[i] = fmt.Sprintf("other%d", i)
 		}
-		testbed.Must(bed.NBCtl(ctx, "--timeout=600", "--wait=sb", "sync"))(b)
+		testbed.Must(0, bed.AddForeignBindings(ctx, testbed.ForeignBindings{Switch: "net1", Count: foreign, Chassis: others}))(b)
 		b.Logf("%d foreign LSPs in NB and SB in %v", foreign, time.Since(start))
 
 		agent := testbed.Must(bed.StartDPUAgent(ctx))(b)
@@ -63,19 +54,5 @@ func BenchmarkMemoryWithForeignBindings(b *testing.B) {
 
 // agentRSS reads VmRSS (KiB) of the agent process from /proc.
 func agentRSS(b *testing.B, agent *testbed.DPUAgent) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", agent.Pid()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb
-		}
-	}
-	b.Fatal("no VmRSS in /proc status")
-	return 0
+	return float64(testbed.Must(testbed.RSS(agent.Pid()))(b)) / 1024
 }

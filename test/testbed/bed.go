@@ -60,6 +60,10 @@ type Options struct {
 	// NBRelay and SBRelay add an ovsdb-server relaying that database from
 	// its cluster (or standalone server): NBRelayRemote, SBRelayRemote.
 	NBRelay, SBRelay bool
+	// ControllerArgs are extra ovn-controller arguments, for every start
+	// (StartController too), e.g. --enable-dummy-vif-plug to benchmark
+	// OVN's own VIF plug provider.
+	ControllerArgs []string
 }
 
 // Bed is one running sandbox. Fields are read-only after Start.
@@ -268,7 +272,8 @@ func (b *Bed) startDPUSwitch(ctx context.Context) error {
 // StartController runs ovn-controller in the dpu namespace and waits for its
 // chassis in SB and br-int in OVS. Tests that stop it can call it again.
 func (b *Bed) StartController(ctx context.Context) error {
-	if _, err := b.startDaemon("controller", b.DPUNetns, "ovn-controller", b.OVSRemote); err != nil {
+	argv := append([]string{"ovn-controller", b.OVSRemote}, b.opts.ControllerArgs...)
+	if _, err := b.startDaemon("controller", b.DPUNetns, argv...); err != nil {
 		return err
 	}
 	return b.WaitChassis(ctx)
