@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // txn is an explicit undo stack. Each step registers its own inverse the
@@ -33,10 +34,11 @@ func (t *txn) step(name string, do, undo func() error) error {
 	if err := t.ctx.Err(); err != nil {
 		return fmt.Errorf("before %s: %w", name, err)
 	}
+	start := time.Now()
 	if err := do(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	t.log.Debug("netns step done", "step", name)
+	t.log.Debug("netns step done", "step", name, "took", time.Since(start))
 	if undo != nil {
 		t.undos = append(t.undos, undoStep{name: name, fn: undo})
 	}
