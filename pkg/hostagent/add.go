@@ -141,13 +141,15 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
-	// The IPAM and VF steps' intents ride on the claim's save: fewer
-	// fsyncs, and the delegate's config is recorded before it runs.
+	// The steps' intents ride on the claim's save: fewer fsyncs, and the
+	// delegate's config is recorded before it runs.
 	if t := ad.conf.IPAMType; t != "" {
 		ad.att.IPAM = &hoststate.IPAM{Type: t, Config: ad.req.Config}
 	}
+	// All three steps start at once (see runSteps).
 	ad.att.Intend(hoststate.StepIPAM, a.opts.now())
-	ad.att.Intend(hoststate.StepVFMoved, a.opts.now()) // the move starts at once
+	ad.att.Intend(hoststate.StepVFMoved, a.opts.now())
+	ad.att.Intend(hoststate.StepLSP, a.opts.now())
 	if err := a.state.Save(ad.att); err != nil {
 		return err
 	}
@@ -267,13 +269,12 @@ func newAttachmentID() string {
 	return hex.EncodeToString(b)
 }
 
-// runSteps performs the side effects in two parallel lines, then waits for
-// the DPU's verdict. The VF move starts at once — it is the slowest step,
-// the kernel serialising namespace moves — and waits for the addresses
-// only once the VF is in the pod. Meanwhile the port line allocates them
-// (IPAM delegate or runtimeConfig.ips), writes the LSP and, when OVN
-// assigns them, learns them from northd; the DPU works on the request
-// while the VF is plumbed.
+// runSteps performs the side effects in parallel lines, then waits for the
+// DPU's verdict. The VF move starts at once — the namespace move is the
+// slowest step, about 20 ms in the kernel — and waits for the addresses
+// only once the VF is in the pod. Meanwhile the port line writes the LSP,
+// so the DPU works on it from the start, and allocates the addresses
+// (IPAM delegate, runtimeConfig.ips, or OVN's).
 func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
 	addr := &addressing{known: make(chan struct{})}
 	moved := make(chan error, 1)
@@ -289,7 +290,7 @@ func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
 	ad.att.Done(hoststate.StepLSP, a.opts.now())
 	ad.att.Done(hoststate.StepVFMoved, a.opts.now())
 	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state after the LSP and the VF move: %w", err)
+		return fmt.Errorf("save attachment state after its steps: %w", err)
 	}
 	return a.awaitVerdict(ctx, ad)
 }
@@ -309,30 +310,43 @@ func (x *addressing) settle(err error) {
 	})
 }
 
-// portLine allocates the addresses, records the LSP step and writes the
-// LSP, learning OVN's addresses when it assigns them. It settles addr on
-// every path.
+// portLine writes the LSP and, in parallel, allocates the addresses; then
+// it completes the LSP with them (or, when OVN assigns them, learns them
+// from northd). The LSP goes first because the DPU's chain — plug, then
+// ovn-controller's claim — is what an ADD waits for longest after the VF
+// move, and it needs no address. It settles addr on every path.
 func (a *Agent) portLine(ctx context.Context, ad *addition, addr *addressing) (err error) {
 	defer func() { addr.settle(err) }() // no-op once settled with the addresses
-	if err := a.allocate(ctx, ad); err != nil {
+	written := make(chan error, 1)
+	go func() { written <- a.writeLSP(ctx, ad) }()
+	allocErr := a.allocate(ctx, ad)
+	if allocErr == nil {
+		ad.clock.mark(stageIPAMDone)
+		if ad.dynamic == nil {
+			addr.settle(nil) // the VF move may configure them now
+		}
+	}
+	if err := errors.Join(allocErr, <-written); err != nil {
 		return err
 	}
-	// The IPAM step is recorded done with the LSP step's intent: until
-	// then the record says "intended", which undo treats alike.
 	ad.att.Done(hoststate.StepIPAM, a.opts.now())
-	ad.att.Intend(hoststate.StepLSP, a.opts.now())
-	ad.clock.mark(stageIPAMDone)
-	if err := a.state.Save(ad.att); err != nil {
-		return fmt.Errorf("save attachment state before the LSP: %w", err)
-	}
-	if ad.dynamic == nil {
-		addr.settle(nil)
-	}
-	if err := a.writeLSP(ctx, ad); err != nil {
-		return err
-	}
 	if ad.dynamic != nil {
 		return a.learnDynamic(ctx, ad)
+	}
+	return a.completeLSP(ctx, ad)
+}
+
+// completeLSP gives the LSP the pod's addresses: written with the MAC
+// alone, it gets "MAC IP..." in addresses and port_security. Until then
+// port security admits any address from the pod's MAC, and the pod has
+// no address yet.
+func (a *Agent) completeLSP(ctx context.Context, ad *addition) error {
+	if len(ad.res.IPs) == 0 {
+		return nil
+	}
+	entry := []string{portSecurity(ad.mac, ad.res.IPs)}
+	if err := a.nb.SetAddresses(ctx, ad.att.LSPName, ad.att.AttachmentID, entry, entry); err != nil {
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot set the addresses %q of logical switch port %s", entry[0], ad.att.LSPName), err.Error())
 	}
 	return nil
 }
@@ -422,14 +436,14 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	return nil
 }
 
-// lspFor is the LSP of the attachment. Addresses OVN assigns are not known
-// yet: the port starts with "MAC dynamic" and port security on the MAC
-// alone (learnDynamic adds the addresses to it).
+// lspFor is the LSP of the attachment as first written, before any
+// address is known: addresses and port security name the MAC alone, or
+// "MAC dynamic" when OVN assigns the addresses. completeLSP and
+// learnDynamic add them.
 func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
-	addresses := portSecurity(ad.mac, ad.res.IPs)
-	ps := addresses
+	addresses, ps := ad.mac.String(), ad.mac.String()
 	if ad.dynamic != nil {
-		addresses = ad.mac.String() + " dynamic"
+		addresses += " dynamic"
 	}
 	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, VFNum: ad.vf.VFIndex, MTU: ad.conf.MTU}.Options()
 	ids := vifplug.Attachment{

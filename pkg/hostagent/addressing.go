@@ -143,7 +143,7 @@ func (a *Agent) learnDynamic(ctx context.Context, ad *addition) error {
 	withGateways(ips, ad.conf.Gateways)
 	ad.res.IPs, ad.res.Routes = ips, ad.conf.Routes
 	ps := portSecurity(ad.mac, ips)
-	if err := a.nb.SetPortSecurity(ctx, ad.att.LSPName, ad.att.AttachmentID, []string{ps}); err != nil {
+	if err := a.nb.SetAddresses(ctx, ad.att.LSPName, ad.att.AttachmentID, []string{ad.mac.String() + " dynamic"}, []string{ps}); err != nil {
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot set port_security %q of logical switch port %s", ps, ad.att.LSPName), err.Error())
 	}
 	ad.log.Info("OVN assigned addresses", "dynamic_addresses", got)

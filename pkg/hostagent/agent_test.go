@@ -196,10 +196,14 @@ func (h *harness) wantNothingLeft() {
 const testLSP = testNode + "_c1_eth0"
 
 var (
-	addSteps = []string{"ipam.add 10.0.0.2/24"}
-	moveIn   = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
-	moveOut  = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
-	undoAll  = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
+	// The steps of an ADD run in parallel (IPAM and the LSP create, then
+	// its addresses; the VF move), so they form one journal group.
+	ipamAdd   = "ipam.add 10.0.0.2/24"
+	addressed = "nb.addresses " + testLSP + " [0e:00:00:00:00:05 10.0.0.2]"
+	moveIn    = "vf.movein ens1f0v3 -> eth0 mac 0e:00:00:00:00:05 mtu 1400 ips 1"
+	addAll    = []string{ipamAdd, createdLSP, addressed, moveIn}
+	moveOut   = "vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500"
+	undoAll   = []string{moveOut, "nb.delete " + testLSP, "ipam.del"}
 	// undoUnsure: the create's outcome was unknown, so its delete is
 	// settled; undoNoLSP: the create surely wrote nothing.
 	undoUnsure = []string{moveOut, "nb.delete " + testLSP, "nb.settle " + testLSP, "ipam.del"}
@@ -213,7 +217,7 @@ func TestAddWritesTheRequestAndMovesTheVF(t *testing.T) {
 	if e != nil {
 		t.Fatalf("ADD: %v", e)
 	}
-	h.wantJournal(addSteps, []string{createdLSP, moveIn}, []string{"dpu.ready " + testLSP})
+	h.wantJournal(addAll, []string{"dpu.ready " + testLSP})
 
 	lsp := h.nb.lsp(testLSP)
 	req, err := vifplug.ParseOptions(lsp.Options)
@@ -267,32 +271,33 @@ func TestAddFailureUndoesEveryStep(t *testing.T) {
 			code: 999, msgHas: "injected",
 			// The intended IPAM step is undone too: a delegate that failed
 			// half-way may hold an address. The VF move, started at once,
-			// gave up waiting for the addresses and rolled itself back.
-			journal: [][]string{{"ipam.add-failed", "vf.movein-failed ens1f0v3 (addresses: the pod's addresses could not be set up)"},
-				{"vf.moveout ens1f0v3 mac 0e:00:00:00:00:05 mtu 1500", "ipam.del"}}},
+			// gave up waiting for the addresses and rolled itself back; the
+			// LSP, written in parallel, is deleted.
+			journal: [][]string{{"ipam.add-failed", createdLSP, "vf.movein-failed ens1f0v3 (addresses: the pod's addresses could not be set up)"},
+				undoAll}},
 		{name: "LSP create fails", inject: func(h *harness) { h.nb.createErr = errInjected },
 			code: 11, msgHas: "cannot write logical switch port",
-			journal: [][]string{addSteps, {"nb.create-failed " + testLSP, moveIn}, undoUnsure}},
+			journal: [][]string{{ipamAdd, "nb.create-failed " + testLSP, moveIn}, undoUnsure}},
 		{name: "LSP create outcome unknown", inject: func(h *harness) { h.nb.createErr, h.nb.createCommits = errInjected, true },
 			code: 11, msgHas: "cannot write logical switch port",
-			journal: [][]string{addSteps, {createdLSP, "nb.create-failed " + testLSP, moveIn}, undoUnsure}},
+			journal: [][]string{{ipamAdd, createdLSP, "nb.create-failed " + testLSP, moveIn}, undoUnsure}},
 		{name: "LSP name taken", inject: func(h *harness) {
 			h.nb.lsps[testLSP] = &nbdb.LogicalSwitchPort{Name: testLSP, ExternalIDs: map[string]string{vifplug.ExtOwner: "node2"}}
 		}, code: 7, msgHas: "already exists in OVN NB and is not this attachment's",
 			// The other owner's LSP stays: nothing of ours to delete.
-			journal: [][]string{addSteps, {"nb.create-taken " + testLSP, moveIn}, undoNoLSP}, keepLSPs: 1},
+			journal: [][]string{{ipamAdd, "nb.create-taken " + testLSP, moveIn}, undoNoLSP}, keepLSPs: 1},
 		{name: "VF move fails", inject: func(h *harness) { h.plumber.moveInErr = errInjected },
 			code: 5, msgHas: "cannot move VF " + testDevice,
-			journal: [][]string{addSteps, {createdLSP, "vf.movein-failed ens1f0v3"}, undoAll}},
+			journal: [][]string{{ipamAdd, createdLSP, addressed, "vf.movein-failed ens1f0v3"}, undoAll}},
 		{name: "DPU rejects", inject: func(h *harness) { h.dpu.rejectReason = "no representor for pf-mac 0c:42:a1:00:00:01 vf-num 3" },
 			code: 100, msgHas: "no representor for pf-mac",
-			journal: [][]string{addSteps, {createdLSP, moveIn}, {"dpu.error " + testLSP}, undoAll}},
+			journal: [][]string{addAll, {"dpu.error " + testLSP}, undoAll}},
 		{name: "not ready in time", inject: func(h *harness) { h.dpu.pending = "waiting for ovn-controller to claim the binding" },
 			conf: netConf(`,"timeoutSeconds":1`), code: 101, msgHas: "waiting for ovn-controller to claim",
-			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
+			journal: [][]string{addAll, undoAll}},
 		{name: "DPU unreachable", inject: func(h *harness) { h.dpu.unreachable = "keepalive ping failed to receive ACK within timeout" },
 			code: 11, msgHas: "DPU agent at 192.0.2.2:50151 unreachable for 5s: keepalive ping failed",
-			journal: [][]string{addSteps, {createdLSP, moveIn}, undoAll}},
+			journal: [][]string{addAll, undoAll}},
 		{name: "switch missing", conf: []byte(`{"cniVersion":"1.1.0","name":"net1","logicalSwitch":"nope","deviceID":"` + testDevice + `","ipam":{"type":"host-local"}}`),
 			code: 7, msgHas: `logical switch "nope" does not exist`,
 			journal: nil}, // found before anything is allocated
@@ -442,8 +447,8 @@ func TestRepeatedAddUndoesThePreviousAttachment(t *testing.T) {
 	if _, e := h.add("c1", netConf("")); e != nil {
 		t.Fatalf("second ADD: %v", e)
 	}
-	h.wantJournal(undoAll, []string{"ipam.add 10.0.0.3/24"},
-		[]string{createdLSP, moveIn}, []string{"dpu.ready " + testLSP})
+	h.wantJournal(undoAll, []string{"ipam.add 10.0.0.3/24", createdLSP, "nb.addresses " + testLSP + " [0e:00:00:00:00:05 10.0.0.3]", moveIn},
+		[]string{"dpu.ready " + testLSP})
 	if second := h.nb.lsp(testLSP).ExternalIDs[vifplug.ExtAttachment]; second == first {
 		t.Errorf("the repeated ADD kept attachment id %s", first)
 	}

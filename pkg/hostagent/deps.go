@@ -58,8 +58,9 @@ type Northbound interface {
 	// WaitDynamicAddresses waits for northd to fill the dynamic_addresses
 	// of this attachment's LSP and returns them.
 	WaitDynamicAddresses(ctx context.Context, name, attachment string) (string, error)
-	// SetPortSecurity sets the port_security of this attachment's LSP.
-	SetPortSecurity(ctx context.Context, name, attachment string, portSecurity []string) error
+	// SetAddresses sets the addresses and port_security of this
+	// attachment's LSP.
+	SetAddresses(ctx context.Context, name, attachment string, addresses, portSecurity []string) error
 	OwnLSP(ctx context.Context, name string) (*nbdb.LogicalSwitchPort, error)
 	OwnLSPs(ctx context.Context, network string) ([]*nbdb.LogicalSwitchPort, error)
 	// Connected reports whether the session is up.

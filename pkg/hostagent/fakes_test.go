@@ -283,13 +283,13 @@ func (nb *fakeNB) WaitDynamicAddresses(ctx context.Context, name, _ string) (str
 	return dynamic, nil
 }
 
-func (nb *fakeNB) SetPortSecurity(_ context.Context, name, _ string, ps []string) error {
+func (nb *fakeNB) SetAddresses(_ context.Context, name, _ string, addresses, ps []string) error {
 	nb.mu.Lock()
 	defer nb.mu.Unlock()
 	lsp := *nb.lsps[name]
-	lsp.PortSecurity = ps
+	lsp.Addresses, lsp.PortSecurity = addresses, ps
 	nb.lsps[name] = &lsp
-	nb.j.add("nb.port-security %s %s", name, ps)
+	nb.j.add("nb.addresses %s %s", name, ps)
 	return nil
 }
 

@@ -145,11 +145,11 @@ func (nb *northbound) WaitDynamicAddresses(ctx context.Context, name, attachment
 	}
 }
 
-// SetPortSecurity sets the port_security of this attachment's LSP name.
-// The update matches the row by UUID and attachment, so it cannot touch an
-// LSP that replaced ours; it is idempotent, so an unknown outcome is simply
-// tried again on the next connection.
-func (nb *northbound) SetPortSecurity(ctx context.Context, name, attachment string, portSecurity []string) error {
+// SetAddresses sets the addresses and port_security of this attachment's
+// LSP name. The update matches the row by UUID and attachment, so it
+// cannot touch an LSP that replaced ours; it is idempotent, so an unknown
+// outcome is simply tried again on the next connection.
+func (nb *northbound) SetAddresses(ctx context.Context, name, attachment string, addresses, portSecurity []string) error {
 	for attempt := 1; ; attempt++ {
 		err := nb.s.Do(ctx, func(ctx context.Context, c client.Client) error {
 			lsp, err := ownLSP(ctx, c, name)
@@ -159,13 +159,13 @@ func (nb *northbound) SetPortSecurity(ctx context.Context, name, attachment stri
 			if lsp == nil || lsp.ExternalIDs[vifplug.ExtAttachment] != attachment {
 				return fmt.Errorf("%w: logical switch port %s of attachment %s", errLSPGone, name, attachment)
 			}
-			txn, err := ops.SetLSPPortSecurity(c, lsp.UUID, vifplug.ExtAttachment, attachment, portSecurity)
+			txn, err := ops.SetLSPAddresses(c, lsp.UUID, vifplug.ExtAttachment, attachment, addresses, portSecurity)
 			if err != nil {
 				return err
 			}
 			res, err := ops.Transact(ctx, c, txn)
 			if err == nil && res[0].Count != 1 {
-				return fmt.Errorf("%w: logical switch port %s of attachment %s, while setting its port_security", errLSPGone, name, attachment)
+				return fmt.Errorf("%w: logical switch port %s of attachment %s, while setting its addresses", errLSPGone, name, attachment)
 			}
 			return err
 		})

@@ -205,15 +205,15 @@ func TestDynamicAddressesAndPortSecurity(t *testing.T) {
 	if dyn := <-got; dyn != assigned {
 		t.Fatalf("WaitDynamicAddresses = %q, want %q", dyn, assigned)
 	}
-	if err := nb.SetPortSecurity(ctx, "p1", "a1", []string{assigned}); err != nil {
+	if err := nb.SetAddresses(ctx, "p1", "a1", lsp.Addresses, []string{assigned}); err != nil {
 		t.Fatal(err)
 	}
 	testEventually(t, ctx, "port_security in the cache", func() bool {
 		row, _ := nb.OwnLSP(ctx, "p1")
 		return row != nil && len(row.PortSecurity) == 1 && row.PortSecurity[0] == assigned
 	})
-	if err := nb.SetPortSecurity(ctx, "p1", "a2", []string{"0e:00:00:00:00:05"}); !errors.Is(err, errLSPGone) || ctx.Err() != nil {
-		t.Errorf("SetPortSecurity for another attachment: %v, want errLSPGone at once", err)
+	if err := nb.SetAddresses(ctx, "p1", "a2", lsp.Addresses, []string{"0e:00:00:00:00:05"}); !errors.Is(err, errLSPGone) || ctx.Err() != nil {
+		t.Errorf("SetAddresses for another attachment: %v, want errLSPGone at once", err)
 	}
 }
 

@@ -40,18 +40,18 @@ func DeleteLSP(c client.Client, lspUUID string) ([]ovsdb.Operation, error) {
 	return ops, nil
 }
 
-// SetLSPPortSecurity returns the operation that sets the port_security of
-// the LSP lspUUID, provided its external_ids still carry key=value, so a
-// row that has changed hands is never touched; the result's Count says
-// whether it matched.
-func SetLSPPortSecurity(c client.Client, lspUUID, key, value string, portSecurity []string) ([]ovsdb.Operation, error) {
-	lsp := &nbdb.LogicalSwitchPort{UUID: lspUUID, PortSecurity: portSecurity}
+// SetLSPAddresses returns the operation that sets the addresses and
+// port_security of the LSP lspUUID, provided its external_ids still carry
+// key=value, so a row that has changed hands is never touched; the
+// result's Count says whether it matched.
+func SetLSPAddresses(c client.Client, lspUUID, key, value string, addresses, portSecurity []string) ([]ovsdb.Operation, error) {
+	lsp := &nbdb.LogicalSwitchPort{UUID: lspUUID, Addresses: addresses, PortSecurity: portSecurity}
 	ops, err := c.WhereAll(lsp,
 		model.Condition{Field: &lsp.UUID, Function: ovsdb.ConditionEqual, Value: lspUUID},
 		model.Condition{Field: &lsp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: map[string]string{key: value}},
-	).Update(lsp, &lsp.PortSecurity)
+	).Update(lsp, &lsp.Addresses, &lsp.PortSecurity)
 	if err != nil {
-		return nil, fmt.Errorf("set port_security of logical switch port %s: %w", lspUUID, err)
+		return nil, fmt.Errorf("set addresses and port_security of logical switch port %s: %w", lspUUID, err)
 	}
 	return ops, nil
 }
