@@ -225,14 +225,21 @@ func TestFailoverNBLeader(t *testing.T) {
 					testbed.Must(0, e.bed.RestartMember(e.ctx, old))(t)
 				}
 				var delFault func()
+				var killed *testbed.Member
 				if fault == "killed" {
 					delFault = func() {
-						if _, err := e.bed.KillLeader(e.ctx, testbed.Northbound); err != nil {
+						var err error
+						if killed, err = e.bed.KillLeader(e.ctx, testbed.Northbound); err != nil {
 							t.Errorf("kill NB leader under the DELs: %v", err)
 						}
 					}
 				}
 				e.burst(t, "del", delFault)
+				if killed != nil {
+					// The DELs may all be done before the election is: the
+					// checks below ask NB, which needs a leader again.
+					testbed.Must(e.bed.WaitNewLeader(e.ctx, testbed.Northbound, killed))(t)
+				}
 				e.wantNothingLeft(t)
 			})
 		}
