@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	if err := r.all(); err != nil {
 		if r.bed != nil {
-			err = fmt.Errorf("%w\nhost agent log:\n%s\nbed logs:\n%s", err, tail(r.hostLog(), 15), r.bed.Logs(10))
+			err = fmt.Errorf("%w\nhost agent log:\n%s\nbed logs:\n%s", err, testbed.Tail(r.hostLog(), 15), r.bed.Logs(10))
 		}
 		return nil, err
 	}
@@ -918,14 +918,3 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -117,7 +117,7 @@ func (a *DPUAgent) Stop() error {
 	a.bed.forget(a.d)
 	var exit *exec.ExitError
 	if errors.As(a.d.err, &exit) {
-		return fmt.Errorf("ovn-dpu-agent exited with %v: %s", a.d.err, tail(a.Log, 5))
+		return fmt.Errorf("ovn-dpu-agent exited with %v: %s", a.d.err, Tail(a.Log, 5))
 	}
 	return a.d.err
 }

@@ -366,9 +366,9 @@ func (b *Bed) Logs(n int) string {
 		if d.exited() {
 			state = fmt.Sprintf("exited: %v", d.err)
 		}
-		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n", d.name, state, tail(d.logFile, n))
+		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n", d.name, state, Tail(d.logFile, n))
 		if stderr := filepath.Join(b.Dir, d.name+".stderr"); stderr != d.logFile {
-			fmt.Fprintf(&sb, "%s\n", tail(stderr, 5))
+			fmt.Fprintf(&sb, "%s\n", Tail(stderr, 5))
 		}
 	}
 	return sb.String()

@@ -124,8 +124,8 @@ func (b *Bed) deadDaemon() error {
 	defer b.mu.Unlock()
 	for _, d := range b.daemons {
 		if d.exited() {
-			return fmt.Errorf("%s exited (%v): %s %s", d.name, d.err, tail(d.logFile, 3),
-				tail(filepath.Join(b.Dir, d.name+".stderr"), 3))
+			return fmt.Errorf("%s exited (%v): %s %s", d.name, d.err, Tail(d.logFile, 3),
+				Tail(filepath.Join(b.Dir, d.name+".stderr"), 3))
 		}
 	}
 	return nil
@@ -181,8 +181,8 @@ func Eventually(ctx context.Context, timeout time.Duration, what string, check f
 	}
 }
 
-// tail returns the last n lines of a file, for failure reports.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, for failure reports.
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
