@@ -917,4 +917,3 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
