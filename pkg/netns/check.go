@@ -9,7 +9,6 @@ import (
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -41,7 +40,8 @@ func (p *Plumber) Check(ctx context.Context, req CheckRequest) error {
 		return err
 	}
 	defer pod.close()
-	return pod.ns.Do(func(ns.NetNS) error { return checkLink(pod.desc, req) })
+	p.bound(&pod)
+	return pod.do(func() error { return checkLink(pod.desc, req) })
 }
 
 // checkLink is Check inside the pod namespace, described as where.

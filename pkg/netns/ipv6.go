@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -215,7 +214,7 @@ func readConf(name, key string) (int, error) {
 }
 
 func writeConf(p place, name, key, value string) error {
-	return p.ns.Do(func(ns.NetNS) error {
+	return p.do(func() error {
 		return os.WriteFile(confPath(name, key), []byte(value), 0o644)
 	})
 }

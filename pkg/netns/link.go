@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +14,7 @@ import (
 // afresh every time because moving between namespaces may change its
 // index.
 func withLink(p place, name string, fn func(netlink.Link) error) error {
-	return p.ns.Do(func(ns.NetNS) error {
+	return p.do(func() error {
 		l, err := linkByName(name)
 		if err != nil {
 			return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -140,7 +139,7 @@ func nameErr(err error, name string, p place) error {
 // if none.
 func findIn(p place, id identity, names ...string) (string, error) {
 	var found string
-	err := p.ns.Do(func(ns.NetNS) error {
+	err := p.do(func() error {
 		for _, n := range names {
 			l, err := linkByName(n)
 			if errors.Is(err, ErrLinkNotFound) {

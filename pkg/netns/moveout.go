@@ -8,7 +8,6 @@ import (
 	"log/slog"
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +44,7 @@ func (p *Plumber) MoveOut(ctx context.Context, req MoveOutRequest) error {
 	if err != nil {
 		return err
 	}
+	p.bound(&host, &pod)
 	if gone {
 		log.Debug("pod netns gone; looking for the VF at home")
 	} else {
@@ -247,7 +247,7 @@ func (p *Plumber) settleHome(ctx context.Context, log *slog.Logger, host place, 
 // findByAlias finds the link in p whose alias is alias.
 func findByAlias(p place, alias string) (linkState, error) {
 	var st linkState
-	err := p.ns.Do(func(ns.NetNS) error {
+	err := p.do(func() error {
 		links, err := netlinksafe.LinkList()
 		if err != nil {
 			return fmt.Errorf("list links in %s: %w", p.desc, err)
@@ -265,7 +265,7 @@ func findByAlias(p place, alias string) (linkState, error) {
 
 func findHome(host place, name, homeName string) (linkState, error) {
 	var st linkState
-	err := host.ns.Do(func(ns.NetNS) error {
+	err := host.do(func() error {
 		l, err := linkByName(name)
 		if err == nil {
 			st = stateOf(l)

@@ -11,13 +11,26 @@ import (
 // no per-VF state, so one Plumber serves concurrent requests for
 // different VFs; the caller serialises requests for the same VF.
 type Plumber struct {
-	log *slog.Logger
+	log    *slog.Logger
+	slots  chan struct{} // see place.do
+	inside *occupancy
 }
+
+// DefaultThreads is how many OS threads a Plumber keeps in namespaces at
+// once unless WithThreads says otherwise.
+const DefaultThreads = 8
 
 // New returns a Plumber.
 func New(opts ...Option) *Plumber {
 	o := newOptions(opts)
-	return &Plumber{log: o.logger}
+	return &Plumber{log: o.logger, slots: make(chan struct{}, o.threads), inside: &occupancy{}}
+}
+
+// bound makes work in these places take the plumber's slots.
+func (p *Plumber) bound(places ...*place) {
+	for _, pl := range places {
+		pl.slots, pl.inside = p.slots, p.inside
+	}
 }
 
 func inspect(host place, name string) (linkState, error) {
@@ -45,6 +58,7 @@ func (p *Plumber) MoveIn(ctx context.Context, req MoveInRequest) (Placed, error)
 	}
 	defer host.close()
 	defer pod.close()
+	p.bound(&host, &pod)
 	home, err := inspect(host, req.VFNetdev)
 	if err != nil {
 		return Placed{}, err
