@@ -444,12 +444,60 @@ func checkPorts(m *Member, offset int64) error {
 	return nil
 }
 
+// listening reports whether m's ovsdb-server itself holds the listening
+// socket of its TCP port. The log's bind error (checkPorts) may come
+// after the member looks ready, and an ovsdb-server that failed to bind
+// keeps retrying: if whoever held the port lets it go, it binds later,
+// on a port the bed already gave up on. Owning the listener is proof.
+func listening(m *Member) (bool, error) {
+	pid := m.Pid()
+	_, portStr, _ := strings.Cut(strings.TrimPrefix(m.TCPRemote, "tcp:127.0.0.1"), ":")
+	port, err := strconv.Atoi(portStr)
+	if pid == 0 || err != nil {
+		return false, fmt.Errorf("%s: no process or no TCP port (%q)", m.Name, m.TCPRemote)
+	}
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false, err
+	}
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		// local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode the 10th field.
+		if len(f) > 9 && f[3] == "0A" && strings.HasSuffix(f[1], fmt.Sprintf(":%04X", port)) {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false, err
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[target] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ownsPort is listening as a readiness check.
+func ownsPort(m *Member) error {
+	ok, err := listening(m)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s does not listen on %s yet", m.Name, m.TCPRemote)
+	}
+	return err
+}
+
 // clustersFormed checks that every member is a cluster member that knows
 // a leader and size servers, and that each database has one leader.
 func (b *Bed) clustersFormed(ctx context.Context, members []*Member, size int) error {
 	leaders := map[Database]int{}
 	for _, m := range members {
 		if err := checkPorts(m, 0); err != nil {
+			return err
+		}
+		if err := ownsPort(m); err != nil {
 			return err
 		}
 		st, err := m.Status(ctx)
@@ -505,6 +553,9 @@ func (b *Bed) startRelay(ctx context.Context, db Database, source string) (*Memb
 		}
 		err = b.pollReady(ctx, m.Name+" syncs from "+source, func() error {
 			if err := checkPorts(m, 0); err != nil {
+				return err
+			}
+			if err := ownsPort(m); err != nil {
 				return err
 			}
 			return b.relaySynced(ctx, m)
