@@ -31,6 +31,9 @@ type northbound struct {
 	// so waits for northd's dynamic_addresses need not poll.
 	mu         sync.Mutex
 	lspChanged chan struct{}
+	// blocked, when set (tests), is told each time WaitDynamicAddresses
+	// has looked and is about to block.
+	blocked func()
 }
 
 // Connected reports whether the session is up.
@@ -59,6 +62,7 @@ func connectNB(ctx context.Context, cfg conn.Config, node string, log *slog.Logg
 		c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 			AddFunc:    func(string, model.Model) { nb.notifyLSPs() },
 			UpdateFunc: func(string, model.Model, model.Model) { nb.notifyLSPs() },
+			DeleteFunc: func(string, model.Model) { nb.notifyLSPs() },
 		})
 		ls, lsp := &nbdb.LogicalSwitch{}, &nbdb.LogicalSwitchPort{}
 		_, err := c.Monitor(ctx, c.NewMonitor(
@@ -121,8 +125,11 @@ func (nb *northbound) LogicalSwitch(ctx context.Context, name string) (*nbdb.Log
 }
 
 // WaitDynamicAddresses waits until northd has filled the dynamic_addresses
-// of this attachment's LSP name and returns them ("MAC [IPv4] [IPv6]").
+// of this attachment's LSP name and returns them ("MAC [IPv4] [IPv6]"). An
+// LSP that vanishes from the cache once seen (deleted behind our back)
+// ends the wait with errLSPGone rather than at the ADD's deadline.
 func (nb *northbound) WaitDynamicAddresses(ctx context.Context, name, attachment string) (string, error) {
+	seen := false
 	for {
 		changed := nb.lspsChanged() // before the look, so no change is missed
 		c, err := nb.s.Wait(ctx)
@@ -133,8 +140,17 @@ func (nb *northbound) WaitDynamicAddresses(ctx context.Context, name, attachment
 		if err != nil {
 			return "", err
 		}
-		if lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment && lsp.DynamicAddresses != nil && *lsp.DynamicAddresses != "" {
+		ours := lsp != nil && lsp.ExternalIDs[vifplug.ExtAttachment] == attachment
+		switch {
+		case ours && lsp.DynamicAddresses != nil && *lsp.DynamicAddresses != "":
 			return *lsp.DynamicAddresses, nil
+		case ours:
+			seen = true
+		case seen:
+			return "", fmt.Errorf("%w while waiting for northd's dynamic_addresses: logical switch port %s of attachment %s", errLSPGone, name, attachment)
+		}
+		if nb.blocked != nil {
+			nb.blocked()
 		}
 		select {
 		case <-ctx.Done():

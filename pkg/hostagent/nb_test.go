@@ -218,3 +218,36 @@ func TestDynamicAddressesAndPortSecurity(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An LSP deleted while its ADD waits for northd ends the wait at once.
+func TestWaitDynamicAddressesEndsWhenTheLSPGoes(t *testing.T) {
+	nb, ls, ctx := nbWith(t)
+	lsp := lspOf(testNode, "a1")
+	lsp.Addresses = []string{"0e:00:00:00:00:05 dynamic"}
+	if err := nb.CreateLSP(ctx, ls, lsp); err != nil {
+		t.Fatal(err)
+	}
+	testEventually(t, ctx, "the LSP in the cache", func() bool {
+		row, _ := nb.OwnLSP(ctx, "p1")
+		return row != nil
+	})
+	looked := make(chan struct{}, 1)
+	nb.blocked = func() {
+		select {
+		case looked <- struct{}{}:
+		default:
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := nb.WaitDynamicAddresses(ctx, "p1", "a1")
+		done <- err
+	}()
+	<-looked // it has seen the LSP without addresses
+	if err := nb.DeleteOwnLSP(ctx, "p1", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, errLSPGone) || ctx.Err() != nil {
+		t.Fatalf("WaitDynamicAddresses after the LSP went: %v, want errLSPGone before the deadline", err)
+	}
+}
