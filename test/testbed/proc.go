@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -50,7 +52,7 @@ func (b *Bed) startProcess(name, netns, logFile string, argv ...string) (*daemon
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(argv, " "), err)
 	}
 	d := &daemon{name: name, cmd: cmd, logFile: logFile, done: make(chan struct{})}
@@ -59,6 +61,38 @@ func (b *Bed) startProcess(name, netns, logFile string, argv ...string) (*daemon
 	b.daemons = append(b.daemons, d)
 	b.mu.Unlock()
 	return d, nil
+}
+
+// spawner starts the bed's daemons from one OS thread that never exits.
+// Pdeathsig is tied to the thread that forked the child, not to the
+// process: a daemon forked from a thread the Go runtime later retires —
+// it retires every thread whose goroutine exits locked to it, as netns
+// work and testenv.DialUnixAs do — is SIGKILLed with that thread, at a
+// random moment of some later test.
+var spawner struct {
+	once sync.Once
+	reqs chan spawnRequest
+}
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// spawn is cmd.Start on the spawner's thread.
+func spawn(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawner.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawner.reqs <- spawnRequest{cmd, done}
+	return <-done
 }
 
 // kill ends d with SIGKILL, as a crash or the OOM killer would, and
