@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/types"
+
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/nbdb"
@@ -521,7 +523,10 @@ func TestCheck(t *testing.T) {
 				h.dpu.set(&ovndpuv1.PortStatus{LogicalPort: testLSP, AttachmentId: h.nb.lsps[testLSP].ExternalIDs[vifplug.ExtAttachment], Phase: ovndpuv1.Phase_PHASE_READY})
 			},
 			codeCheckFailed, "the DPU reports logical port " + testLSP + " not plugged"},
-		{"IPAM", func() { h.ipam.checkErr = errors.New("host-local: no lease") }, func() { h.ipam.checkErr = nil }, 999, "no lease"},
+		{"IPAM", func() { h.ipam.checkErr = errors.New("host-local: no lease") }, func() { h.ipam.checkErr = nil },
+			codeCheckFailed, "the IPAM plugin host-local's CHECK failed: host-local: no lease"},
+		{"IPAM's own code", func() { h.ipam.checkErr = types.NewError(types.ErrTryAgainLater, "store locked", "") },
+			func() { h.ipam.checkErr = nil }, 11, "store locked"},
 	}
 	for _, tc := range tamper {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.L
 	if att.IPAM != nil {
 		// The delegate checks its own leases; req.Config carries prevResult.
 		if err := a.ipam.Check(ctx, a.ipamRequest(att, req)); err != nil {
-			return err
+			return ipamCheckError(att, err)
 		}
 	}
 	log.Debug("CHECK passed", "logical_port", att.LSPName, "attachment", att.AttachmentID)
@@ -179,6 +179,18 @@ func (a *Agent) checkDPU(att *hoststate.Attachment) (diff, err error) {
 		return fmt.Errorf("the DPU reports logical port %s %v: %s", att.LSPName, st.Phase, st.Reason), nil
 	}
 	return nil, nil
+}
+
+// ipamCheckError keeps the code of a CNI error the delegate answered and
+// makes anything else (it could not run, it said nothing parseable) a
+// CHECK failure naming the delegate: CHECK never answers 999.
+func ipamCheckError(att *hoststate.Attachment, err error) error {
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) {
+		return cniErr
+	}
+	return types.NewError(codeCheckFailed, fmt.Sprintf("the IPAM plugin %s's CHECK failed: %v", att.IPAM.Type, err),
+		fmt.Sprintf("logical port %s, attachment %s", att.LSPName, att.AttachmentID))
 }
 
 func checkFailed(att *hoststate.Attachment, diff error) error {

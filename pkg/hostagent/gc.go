@@ -24,11 +24,14 @@ const validAttachmentsKey = "cni.dev/valid-attachments"
 
 // gcConfig is what GC reads of its configuration.
 type gcConfig struct {
-	Name  string `json:"name"`
-	Valid []struct {
-		ContainerID string `json:"containerID"`
-		IfName      string `json:"ifname"`
-	} `json:"cni.dev/valid-attachments"`
+	Name  string            `json:"name"`
+	Valid []validAttachment `json:"cni.dev/valid-attachments"`
+}
+
+// validAttachment is one entry of cni.dev/valid-attachments.
+type validAttachment struct {
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifname"`
 }
 
 // gc undoes this network's attachments that the runtime no longer lists
@@ -159,15 +162,11 @@ func withValidAttachments(config []byte, keep map[hoststate.Key]bool) ([]byte, e
 	if err := json.Unmarshal(config, &conf); err != nil {
 		return nil, err
 	}
-	type attachment struct {
-		ContainerID string `json:"containerID"`
-		IfName      string `json:"ifname"`
-	}
-	list := []attachment{} // never null: an empty list means "none valid"
+	list := []validAttachment{} // never null: an empty list means "none valid"
 	for k := range keep {
-		list = append(list, attachment{k.ContainerID, k.IfName})
+		list = append(list, validAttachment{k.ContainerID, k.IfName})
 	}
-	slices.SortFunc(list, func(a, b attachment) int { // same input, same config
+	slices.SortFunc(list, func(a, b validAttachment) int { // same input, same config
 		return cmp.Or(cmp.Compare(a.ContainerID, b.ContainerID), cmp.Compare(a.IfName, b.IfName))
 	})
 	raw, err := json.Marshal(list)
