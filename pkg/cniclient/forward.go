@@ -28,6 +28,9 @@ const (
 	// the call's deadline, so the agent's own timeout (error 101 with the
 	// DPU's last reason) answers before the plugin gives up blindly.
 	DefaultCallMargin = 15 * time.Second
+	// maxAttempts bounds how often one CNI call is sent again after the
+	// agent went away under it.
+	maxAttempts = 4
 )
 
 // Option tunes Forward.
@@ -117,32 +120,59 @@ func Forward(ctx context.Context, socket string, req *ovndpuv1.CNIRequest, opts 
 	}
 	defer func() { _ = conn.Close() }()
 
-	if err := waitReady(ctx, conn, o.connectTimeout); err != nil {
-		mu.Lock()
-		details := fmt.Sprintf("waited %s", o.connectTimeout)
-		if lastErr != nil {
-			details += "; last attempt: " + lastErr.Error()
-		}
-		mu.Unlock()
-		return nil, types.NewError(types.ErrTryAgainLater,
-			fmt.Sprintf("the ovn-dpu host agent is not reachable on %s (is ovn-dpu-host-agent running?)", socket), details)
-	}
-
+	// One deadline for every attempt: a call the agent lost in a restart
+	// is sent again, but the runtime's wait is not stretched by it.
 	callTimeout := conf.Timeout() + o.callMargin
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, err := ovndpuv1.NewHostAgentClient(conn).CNI(callCtx, req)
-	if err != nil {
-		return nil, callError(socket, callTimeout, err)
+	client := ovndpuv1.NewHostAgentClient(conn)
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			// The channel may not have noticed the loss yet; a call sent
+			// on it now would fail the same way at once.
+			leaveReady(callCtx, conn, 250*time.Millisecond)
+		}
+		if err := waitReady(callCtx, conn, o.connectTimeout); err != nil {
+			mu.Lock()
+			details := fmt.Sprintf("waited %s", o.connectTimeout)
+			if lastErr != nil {
+				details += "; last attempt: " + lastErr.Error()
+			}
+			mu.Unlock()
+			msg := fmt.Sprintf("the ovn-dpu host agent is not reachable on %s (is ovn-dpu-host-agent running?)", socket)
+			if attempt > 1 {
+				msg = fmt.Sprintf("the ovn-dpu host agent on %s went away during the call and did not come back", socket)
+			}
+			return nil, types.NewError(types.ErrTryAgainLater, msg, details)
+		}
+		resp, err := client.CNI(callCtx, req)
+		if err != nil {
+			// The agent went away mid-call (killed, restarted, upgraded).
+			// Every verb may be sent again: a repeated ADD replaces what
+			// the lost one may have half made, DEL is idempotent, and
+			// CHECK, GC and STATUS only read or converge. Bounded, so an
+			// agent that answers Unavailable itself is not asked forever.
+			if status.Code(err) == codes.Unavailable && attempt < maxAttempts && callCtx.Err() == nil {
+				continue
+			}
+			return nil, callError(socket, callTimeout, attempt, err)
+		}
+		if e := resp.GetError(); e != nil {
+			return nil, types.NewError(uint(e.GetCode()), e.GetMsg(), e.GetDetails())
+		}
+		return resp.GetResult(), nil
 	}
-	if e := resp.GetError(); e != nil {
-		return nil, types.NewError(uint(e.GetCode()), e.GetMsg(), e.GetDetails())
-	}
-	return resp.GetResult(), nil
 }
 
-// waitReady returns nil once conn is READY, or an error when the bound or
-// ctx expires first. Failed dials are retried by gRPC meanwhile.
+// leaveReady waits (at most bound) until conn is no longer Ready.
+func leaveReady(ctx context.Context, conn *grpc.ClientConn, bound time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if s := conn.GetState(); s == connectivity.Ready {
+		conn.WaitForStateChange(ctx, s)
+	}
+}
+
 func waitReady(ctx context.Context, conn *grpc.ClientConn, bound time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
@@ -163,12 +193,12 @@ func waitReady(ctx context.Context, conn *grpc.ClientConn, bound time.Duration) 
 	}
 }
 
-func callError(socket string, timeout time.Duration, err error) *types.Error {
+func callError(socket string, timeout time.Duration, attempts int, err error) *types.Error {
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable:
 		return types.NewError(types.ErrTryAgainLater,
-			fmt.Sprintf("the ovn-dpu host agent on %s became unavailable during the call", socket), st.Message())
+			fmt.Sprintf("the ovn-dpu host agent on %s became unavailable during the call (%d attempts)", socket, attempts), st.Message())
 	case codes.DeadlineExceeded:
 		return types.NewError(types.ErrTryAgainLater,
 			fmt.Sprintf("the ovn-dpu host agent on %s did not answer within %s", socket, timeout), st.Message())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -213,5 +214,54 @@ func TestForwardInvalidConfigNotSent(t *testing.T) {
 	}
 	if n := len(agent.Requests()); n != 0 {
 		t.Errorf("agent got %d requests for an invalid configuration", n)
+	}
+}
+
+// TestForwardResendsWhenAgentRestartsMidCall: an agent killed while it
+// handles the call (a crash, an upgrade) and back on the same socket gets
+// the same request again, and its answer is the call's.
+func TestForwardResendsWhenAgentRestartsMidCall(t *testing.T) {
+	socket := cniclienttest.SocketPath(t)
+	received := make(chan struct{})
+	first := cniclienttest.Start(t, socket, func(ctx context.Context, _ *ovndpuv1.CNIRequest) (*ovndpuv1.CNIResponse, error) {
+		close(received)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	type answer struct {
+		result []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	req := request("ADD", fullConfig)
+	go func() {
+		res, err := Forward(t.Context(), socket, req)
+		done <- answer{res, err}
+	}()
+	<-received
+	first.Stop()
+	second := cniclienttest.Start(t, socket, cniclienttest.Result([]byte(`{"cniVersion":"1.1.0"}`)))
+	a := <-done
+	if a.err != nil || string(a.result) != `{"cniVersion":"1.1.0"}` {
+		t.Fatalf("Forward = %s, %v; want the restarted agent's result", a.result, a.err)
+	}
+	if reqs := second.Requests(); len(reqs) != 1 || !proto.Equal(reqs[0], req) {
+		t.Errorf("restarted agent got %v, want the request once", reqs)
+	}
+}
+
+// TestForwardResendsBounded: an agent whose transport fails every call
+// is not asked forever.
+func TestForwardResendsBounded(t *testing.T) {
+	agent := cniclienttest.Start(t, "", func(context.Context, *ovndpuv1.CNIRequest) (*ovndpuv1.CNIResponse, error) {
+		return nil, status.Error(codes.Unavailable, "transport is closing")
+	})
+	_, err := Forward(t.Context(), agent.Socket, request("DEL", fullConfig))
+	e := cniError(t, err)
+	if e.Code != types.ErrTryAgainLater || !strings.Contains(e.Msg, fmt.Sprintf("(%d attempts)", maxAttempts)) {
+		t.Errorf("error = %+v, want code 11 after %d attempts", *e, maxAttempts)
+	}
+	if n := len(agent.Requests()); n != maxAttempts {
+		t.Errorf("agent got %d requests, want %d", n, maxAttempts)
 	}
 }

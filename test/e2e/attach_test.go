@@ -20,6 +20,7 @@ import (
 // env is a bed with both agents, joined by mTLS over the host-dpu link.
 type env struct {
 	bed  *testbed.Bed
+	dpu  *testbed.DPUAgent
 	host *testbed.HostAgent
 	ctx  context.Context
 }
@@ -52,11 +53,11 @@ func setupWith(t *testing.T, opts testbed.Options, flags agentFlags) *env {
 	// The DPU agent serves a host the ports its certificate names.
 	hostCert := ca.MustIssue(t, pki, "host-agent", tlstest.WithDNSNames(bed.HostNode()))
 	dpuAddr := bed.DPUAddr.String() + ":50151"
-	testbed.Must(bed.StartDPUAgent(ctx, append([]string{"--listen=" + dpuAddr, "--insecure=false", "--representor-wait=1s",
+	dpu := testbed.Must(bed.StartDPUAgent(ctx, append([]string{"--listen=" + dpuAddr, "--insecure=false", "--representor-wait=1s",
 		"--tls-cert=" + dpuCert.Cert, "--tls-key=" + dpuCert.Key, "--tls-ca=" + dpuCert.CA}, dpuExtra...)...))(t)
 	host := testbed.Must(bed.StartHostAgent(ctx, dpuAddr, append([]string{
 		"--tls-cert=" + hostCert.Cert, "--tls-key=" + hostCert.Key, "--tls-ca=" + hostCert.CA}, hostExtra...)...))(t)
-	return &env{bed: bed, host: host, ctx: ctx}
+	return &env{bed: bed, dpu: dpu, host: host, ctx: ctx}
 }
 
 // netconf is the network configuration a cluster admin would write.

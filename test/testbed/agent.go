@@ -69,6 +69,8 @@ type DPUAgent struct {
 	d      *daemon
 	Socket string // gRPC on unix:Socket
 	Log    string
+	netns  string
+	argv   []string
 }
 
 // StartDPUAgent runs ovn-dpu-agent in the dpu namespace against the bed
@@ -85,21 +87,32 @@ func (b *Bed) StartDPUAgentIn(ctx context.Context, netns string, extra ...string
 	if err != nil {
 		return nil, err
 	}
+	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), netns: netns}
+	a.argv = append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
+		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
+	return a, a.start(ctx)
+}
+
+// Restart starts a killed or stopped agent again with the same flags, a
+// fresh log (Log names it).
+func (a *DPUAgent) Restart(ctx context.Context) error { return a.start(ctx) }
+
+func (a *DPUAgent) start(ctx context.Context) error {
+	b := a.bed
 	b.mu.Lock()
 	b.agents++
 	name := fmt.Sprintf("dpu-agent-%d", b.agents)
 	b.mu.Unlock()
-	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), Log: filepath.Join(b.Dir, name+".stderr")}
-	argv := append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
-		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
+	a.Log = filepath.Join(b.Dir, name+".stderr")
 	// A socket left by a killed predecessor would look like readiness.
 	if err := os.Remove(a.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return err
 	}
-	if a.d, err = b.startProcess(name, netns, a.Log, argv...); err != nil {
-		return nil, err
+	var err error
+	if a.d, err = b.startProcess(name, a.netns, a.Log, a.argv...); err != nil {
+		return err
 	}
-	return a, b.waitLogged(ctx, a.Log, `msg="ovn-dpu-agent serving"`)
+	return b.waitLogged(ctx, a.Log, `msg="ovn-dpu-agent serving"`)
 }
 
 // Dial opens a gRPC connection to the agent.

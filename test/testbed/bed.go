@@ -112,6 +112,11 @@ type Bed struct {
 	nbRelay    *Member
 	sbRelay    *Member
 	closeOnce  sync.Once
+	limbo      struct {
+		once sync.Once
+		name string
+		err  error
+	}
 }
 
 // Start brings up the whole sandbox and returns when ovn-controller has
@@ -258,8 +263,14 @@ func (b *Bed) startDPUSwitch(ctx context.Context) error {
 		"external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
 		return err
 	}
+	return b.StartVswitchd(ctx)
+}
+
+// StartVswitchd runs ovs-vswitchd in the dpu namespace against its
+// database; tests that kill it (KillDaemon) call it again.
+func (b *Bed) StartVswitchd(ctx context.Context) error {
 	// --disable-system: there is no kernel datapath here, only netdev.
-	if _, err := b.startDaemon("vswitchd", ns, "ovs-vswitchd", "--disable-system",
+	if _, err := b.startDaemon("vswitchd", b.DPUNetns, "ovs-vswitchd", "--disable-system",
 		"--unixctl="+b.ctlPath("vswitchd"), b.OVSRemote); err != nil {
 		return err
 	}
@@ -273,7 +284,7 @@ func (b *Bed) startDPUSwitch(ctx context.Context) error {
 // chassis in SB and br-int in OVS. Tests that stop it can call it again.
 func (b *Bed) StartController(ctx context.Context) error {
 	argv := append([]string{"ovn-controller", b.OVSRemote}, b.opts.ControllerArgs...)
-	if _, err := b.startDaemon("controller", b.DPUNetns, argv...); err != nil {
+	if _, err := b.startDaemon(string(Controller), b.DPUNetns, argv...); err != nil {
 		return err
 	}
 	return b.WaitChassis(ctx)
@@ -295,15 +306,7 @@ func (b *Bed) WaitChassis(ctx context.Context) error {
 // without --restart would leave things: the process is gone, the chassis
 // row stays until someone deletes it.
 func (b *Bed) StopController() {
-	b.mu.Lock()
-	var ctl []*daemon
-	for _, d := range b.daemons {
-		if d.name == "controller" {
-			ctl = append(ctl, d)
-		}
-	}
-	b.mu.Unlock()
-	for _, d := range ctl {
+	for _, d := range b.daemonsNamed(Controller) {
 		d.stop()
 		b.forget(d)
 	}

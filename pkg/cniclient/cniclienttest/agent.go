@@ -30,6 +30,7 @@ type Agent struct {
 	handler Handler
 	mu      sync.Mutex
 	reqs    []*ovndpuv1.CNIRequest
+	stop    func()
 }
 
 // SocketPath returns a fresh path for a unix socket under a temporary
@@ -68,14 +69,17 @@ func Start(t testing.TB, socket string, h Handler) *Agent {
 		defer close(done)
 		_ = s.Serve(l)
 	}()
-	t.Cleanup(func() {
-		// Stop, not GracefulStop: handlers that never answer must not
-		// hold the test up.
-		s.Stop()
-		<-done
-	})
+	var once sync.Once
+	// Stop, not GracefulStop: handlers that never answer must not hold
+	// the test up.
+	a.stop = func() { once.Do(func() { s.Stop(); <-done }) }
+	t.Cleanup(a.stop)
 	return a
 }
+
+// Stop ends the agent at once, calls in flight included, as a crash
+// would; its socket file goes with it.
+func (a *Agent) Stop() { a.stop() }
 
 // CNI implements ovndpuv1.HostAgentServer.
 func (a *Agent) CNI(ctx context.Context, req *ovndpuv1.CNIRequest) (*ovndpuv1.CNIResponse, error) {
