@@ -9,7 +9,7 @@ DEB_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping pr
 TEST_FLAGS ?= -count=1 -p 1 -timeout 15m
 GENERATED := pkg/ovsdb/nbdb pkg/ovsdb/sbdb pkg/ovsdb/vswitchd proto/ovndpu/v1
 
-.PHONY: all deps build test unit bench generate check-generated lint demo clean tools
+.PHONY: all deps build test unit fuzz bench generate check-generated lint demo clean tools
 
 all: build
 
@@ -38,11 +38,27 @@ build:
 
 # test runs everything: unit, real-OVN integration and end-to-end tests.
 # CI=true turns every "missing root/package" skip into a failure.
-test: deps lint check-generated build
+test: deps lint check-generated build fuzz
 	$(GO) test $(TEST_FLAGS) ./...
 
 unit:
 	$(GO) test -count=1 -short ./...
+
+# fuzz runs every fuzz target (a func Fuzz... in a _test.go file) for
+# FUZZTIME each, one at a time: go test -fuzz takes one target of one
+# package per run. Plain `go test` already runs their seed corpora;
+# crashers land in the package's testdata/fuzz/, to be committed.
+FUZZTIME ?= 3s
+fuzz:
+	@targets=$$(grep -sHo '^func Fuzz[A-Za-z0-9_]*([a-z]* \*testing\.F)' \
+		$$(git ls-files '*_test.go'; git ls-files --others --exclude-standard '*_test.go') | \
+		grep -v '/testdata/' | sed 's/:func \(Fuzz[A-Za-z0-9_]*\)(.*/:\1/'); \
+	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
+	for t in $$targets; do \
+		dir=$$(dirname $${t%%:*}); name=$${t##*:}; \
+		echo "fuzz $$name ./$$dir for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$dir || exit 1; \
+	done
 
 # bench runs the micro-benchmarks, then the scale benchmarks (one real-OVN
 # bed per iteration, hence -benchtime=1x), then the attach-speed bench

@@ -96,6 +96,10 @@ func TestParseDumpErrors(t *testing.T) {
 		{"port not object", `{"port":[]}`, []string{`"port" is not an object`}},
 		{"key without index", `{"port":{"pci/0000:03:00.0":{}}}`, []string{`"pci/0000:03:00.0"`, "bus/device/index"}},
 		{"key with bad index", `{"port":{"pci/0000:03:00.0/x":{}}}`, []string{`"pci/0000:03:00.0/x"`, `index "x"`}},
+		// Caught by FuzzParseDump's unique-handle check: the same port under
+		// two spellings, of which the table silently kept one.
+		{"index with leading zero", `{"port":{"pci/0000:03:00.0/1":{},"pci/0000:03:00.0/01":{}}}`,
+			[]string{`"pci/0000:03:00.0/01"`, `index "01"`}},
 		{"bad hw_addr", `{"port":{"pci/0000:03:00.0/1":{"function":{"hw_addr":"zz:00"}}}}`,
 			[]string{`"pci/0000:03:00.0/1"`, "function.hw_addr", `"zz:00"`}},
 		{"negative pfnum", `{"port":{"pci/0000:03:00.0/1":{"pfnum":-1}}}`, []string{`"pci/0000:03:00.0/1"`, "pfnum"}},

@@ -169,6 +169,12 @@ func renderMessages(header string, msgs ...fixtureMsg) ([]byte, string) {
 		for _, a := range m.attrs {
 			data = a.render(data, &text, "")
 		}
+		// NLMSG_ALIGN: the next message starts 4-byte aligned after a raw
+		// header of any length (attributes are padded already).
+		if pad := align4(len(data)-start) - (len(data) - start); pad > 0 {
+			data = append(data, make([]byte, pad)...)
+			fmt.Fprintf(&text, "%s  # padding\n", strings.Repeat("00", pad))
+		}
 	}
 	return data, text.String()
 }

@@ -97,9 +97,11 @@ func splitHandle(handle string) (device string, index uint32, err error) {
 	if i <= 0 || !strings.Contains(handle[:i], "/") {
 		return "", 0, fmt.Errorf("port handle %q is not bus/device/index", handle)
 	}
+	// The index must be spelled as devlink prints it: "…/01" would be
+	// port 1 again under another key, and the table keeps one per handle.
 	n, err := strconv.ParseUint(handle[i+1:], 10, 32)
-	if err != nil {
-		return "", 0, fmt.Errorf("port handle %q: index %q is not a 32-bit number", handle, handle[i+1:])
+	if err != nil || strconv.FormatUint(n, 10) != handle[i+1:] {
+		return "", 0, fmt.Errorf("port handle %q: index %q is not a 32-bit number in plain decimal", handle, handle[i+1:])
 	}
 	return handle[:i], uint32(n), nil
 }

@@ -27,7 +27,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // writeSysfs creates files (path relative to the root → content) in a
 // fresh fake sysfs tree and returns its root.
-func writeSysfs(t *testing.T, files map[string]string) string {
+func writeSysfs(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for rel, content := range files {
