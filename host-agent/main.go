@@ -108,7 +108,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		return err
 	}
 	lis = cmdutil.RootPeersOnly(lis, log)
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(hostagent.ServerOptions()...)
 	ovndpuv1.RegisterHostAgentServer(srv, agent)
 	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
 	return cmdutil.Serve(ctx, srv, lis, agent.Run)

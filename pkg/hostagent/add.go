@@ -32,7 +32,7 @@ import (
 type addition struct {
 	req  *ovndpuv1.CNIRequest
 	conf *netconf.Config
-	pod  podArgs
+	pod  netconf.PodArgs
 	vf   sysfs.VF
 	att  *hoststate.Attachment
 	mac  net.HardwareAddr
@@ -56,11 +56,11 @@ type addition struct {
 // recorded steps are undone, so a failed ADD leaves nothing behind.
 func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) (result []byte, err error) {
 	clock := newStageClock(time.Now(), req)
-	conf, err := netconf.ParseAdd(req.Config)
+	conf, pod, err := parseAdd(req)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, conf.Timeout())
+	ctx, cancel := context.WithTimeout(ctx, addBudget(ctx, conf.Timeout()))
 	defer cancel()
 	key := hoststate.Key{ContainerID: req.ContainerId, IfName: req.Ifname}
 	ctx, done, err := a.locks.Begin(ctx, key, hoststate.OpAdd)
@@ -71,7 +71,7 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	if err := a.waitReady(ctx); err != nil {
 		return nil, types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
 	}
-	ad := &addition{req: req, conf: conf, pod: parseCNIArgs(req.Args), log: log, clock: clock}
+	ad := &addition{req: req, conf: conf, pod: pod, log: log, clock: clock}
 	if err := a.prepare(ctx, ad); err != nil {
 		return nil, err
 	}
@@ -91,8 +91,50 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 	return result, err
 }
 
-// prepare resolves the VF and the switch, claims the VF and saves the
-// attachment (with the IPAM step intended) before any side effect.
+// parseAdd reads what an ADD is asked to do, refusing what can never
+// work before anything else: the configuration (code 7), and CNI_ARGS,
+// CNI_CONTAINERID, the form of CNI_NETNS and CNI_IFNAME (code 4), by the
+// plugin's own rules (it checked them too, before dialling).
+func parseAdd(req *ovndpuv1.CNIRequest) (*netconf.Config, netconf.PodArgs, error) {
+	conf, err := netconf.ParseAdd(req.Config)
+	if err != nil {
+		return nil, netconf.PodArgs{}, err
+	}
+	for _, check := range []func() error{
+		func() error { return netconf.CheckContainerID(req.ContainerId) },
+		func() error { return netconf.CheckNetnsPath(req.Netns) },
+		func() error { return netconf.CheckIfName(req.Ifname) },
+	} {
+		if err := check(); err != nil {
+			return nil, netconf.PodArgs{}, err
+		}
+	}
+	pod, err := netconf.ParseArgs(req.Args)
+	if err != nil {
+		return nil, netconf.PodArgs{}, err
+	}
+	return conf, pod, nil
+}
+
+// answerMargin is what an ADD leaves of its caller's deadline for its
+// rollback and its answer.
+const answerMargin = 5 * time.Second
+
+// addBudget is how long an ADD may take: timeoutSeconds, cut short when the
+// caller's deadline comes sooner — a plugin re-sending a call that a
+// restarted agent lost has only what is left of its own — so that the
+// caller still gets the agent's precise error rather than its own timeout.
+func addBudget(ctx context.Context, timeout time.Duration) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return max(min(timeout, time.Until(deadline)-answerMargin), 0)
+	}
+	return timeout
+}
+
+// prepare resolves the VF and the switch, checks that the VF can move
+// into the pod, claims the VF and saves the attachment (with the IPAM
+// step intended) before any side effect: a request that fails here has
+// written nothing, to OVN, the pod or the state directory.
 func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	key := hoststate.Key{ContainerID: ad.req.ContainerId, IfName: ad.req.Ifname}
 	norm, err := sysfs.NormalizePCIAddress(ad.conf.DeviceID)
@@ -106,7 +148,7 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// A repeated ADD: the runtime did not DEL the first one. Undo it
 		// rather than stack a second attachment on the same key.
 		ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
-		if err := a.undo(ctx, prev, ad.req, ad.log, a.opts.delTimeout); err != nil {
+		if err := a.undo(ctx, prev, ad.req, ad.log, untilDeadline(ctx, a.opts.delTimeout)); err != nil {
 			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("the previous attachment %s of %s could not be undone yet",
 				prev.AttachmentID, key), err.Error())
 		}
@@ -124,6 +166,10 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	if err := a.resolveSwitch(ctx, ad); err != nil {
 		return err
 	}
+	if err := checkMTU(ad); err != nil {
+		return err
+	}
+	a.awaitUnplugs(ctx, ad.conf.DeviceID, key)
 	release, err := a.claim(ad.conf.DeviceID, key, ad.log)
 	if err != nil {
 		return err
@@ -138,6 +184,11 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// Some PF drivers leave a VF's MAC zero until someone sets it; OVN
 		// port security and the pod both need a real one.
 		ad.mac = newLocalMAC()
+	}
+	// The pod side last: the VF is claimed, so no other ADD moves it in
+	// between.
+	if err := a.plumber.Preflight(ctx, a.moveInRequest(ad, nil)); err != nil {
+		return plumbingError(ad, err)
 	}
 	ad.att = a.newAttachment(ad, key)
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
@@ -161,7 +212,51 @@ func vfLookupError(deviceID string, err error) error {
 	if errors.Is(err, sysfs.ErrInvalidAddress) {
 		return invalidConfig(fmt.Sprintf("deviceID %q is not a PCI address: %v", deviceID, err))
 	}
-	return types.NewError(codeVFLookup, fmt.Sprintf("VF %s cannot be attached", deviceID), err.Error())
+	return types.NewError(codeVFLookup, fmt.Sprintf("VF %s cannot be attached: %v", deviceID, err), "")
+}
+
+// ipv6MinMTU is the least MTU IPv6 runs on (RFC 8200).
+const ipv6MinMTU = 1280
+
+// checkMTU refuses an mtu too small for IPv6 when the pod is to get IPv6
+// addresses that are known before anything runs: runtimeConfig.ips, or
+// the switch's other_config:ipv6_prefix. (An IPAM delegate's addresses
+// are known only once it ran; MoveIn refuses them then.)
+func checkMTU(ad *addition) error {
+	mtu := ad.conf.MTU
+	if mtu == 0 || mtu >= ipv6MinMTU {
+		return nil
+	}
+	why := ""
+	if ad.conf.IPAMType == "" {
+		for _, ip := range ad.conf.IPs {
+			if ip.IP.To4() == nil {
+				why = "runtimeConfig.ips has " + ip.String()
+				break
+			}
+		}
+	}
+	if ad.dynamic != nil && ad.dynamic.ipv6 {
+		why = fmt.Sprintf("OVN assigns IPv6 addresses on logical switch %s (other_config:%s)", ad.conf.LogicalSwitch, lsIPv6Prefix)
+	}
+	if why == "" {
+		return nil
+	}
+	return invalidConfig(fmt.Sprintf("mtu %d is below %d, the least IPv6 runs on, and %s", mtu, ipv6MinMTU, why))
+}
+
+// plumbingError is the CNI error of a VF that cannot move into the pod
+// (see plumbingCode), naming the CNI variable at fault.
+func plumbingError(ad *addition, err error) error {
+	code := plumbingCode(err)
+	switch {
+	case errors.Is(err, netns.ErrNetnsNotFound), errors.Is(err, netns.ErrNotNetns), errors.Is(err, netns.ErrHostNetns):
+		return types.NewError(code, fmt.Sprintf("CNI_NETNS %q cannot be used: %v", ad.req.Netns, err), "")
+	case errors.Is(err, netns.ErrNameTaken), errors.Is(err, netns.ErrInvalidIfName):
+		return types.NewError(code, fmt.Sprintf("CNI_IFNAME %q cannot be used: %v", ad.req.Ifname, err), "")
+	}
+	msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
+	return types.NewError(code, msg, err.Error())
 }
 
 // vfFree refuses a VF that another live attachment holds: two pods must
@@ -203,6 +298,35 @@ func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) err
 	return nil
 }
 
+// awaitUnplugs waits, within the ADD's deadline, until the DPU confirms
+// the unplug of every earlier attachment still holding deviceID after its
+// DEL. Only that confirmation is outstanding (a DPU agent restarting,
+// ovn-northd catching up after a leader change), so failing the ADD at
+// once would only have the runtime retry it; claim then decides.
+func (a *Agent) awaitUnplugs(ctx context.Context, deviceID string, key hoststate.Key) {
+	devices, err := a.state.Devices()
+	if err != nil {
+		return // claim reports it
+	}
+	for holder, device := range devices {
+		if held, _ := sysfs.NormalizePCIAddress(device); held != deviceID || holder == key {
+			continue
+		}
+		if att, err := a.state.Load(holder); err == nil && att.UnplugPending {
+			a.unplugConfirmed(ctx, att, untilDeadline(ctx, 0))
+		}
+	}
+}
+
+// untilDeadline is the time left before ctx's deadline, or otherwise when
+// ctx has none.
+func untilDeadline(ctx context.Context, otherwise time.Duration) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return time.Until(deadline)
+	}
+	return otherwise
+}
+
 // claim reserves deviceID for key, refusing a VF another attachment
 // holds. The reservation is in memory until release; by then the caller
 // has saved the record that holds the claim durably. Keeping the save out
@@ -226,15 +350,14 @@ func (a *Agent) claim(deviceID string, key hoststate.Key, log *slog.Logger) (rel
 }
 
 // plumbingCode is the CNI code of a failed VF move: a bad CNI_NETNS or
-// CNI_IFNAME is the runtime's (4), a name or VF that is busy may clear up
-// (11), a VF gone from the host is a VF lookup failure (102), the rest is
-// the kernel's (5).
+// CNI_IFNAME is the runtime's (4), CNI_IFNAME already taken in the pod
+// included, a VF gone from the host is a VF lookup failure (102), the
+// rest is the kernel's (5).
 func plumbingCode(err error) uint {
 	switch {
-	case errors.Is(err, netns.ErrNetnsNotFound), errors.Is(err, netns.ErrNotNetns), errors.Is(err, netns.ErrInvalidRequest):
+	case errors.Is(err, netns.ErrNetnsNotFound), errors.Is(err, netns.ErrNotNetns), errors.Is(err, netns.ErrInvalidRequest),
+		errors.Is(err, netns.ErrNameTaken):
 		return types.ErrInvalidEnvironmentVariables
-	case errors.Is(err, netns.ErrNameTaken):
-		return types.ErrTryAgainLater
 	case errors.Is(err, netns.ErrLinkNotFound):
 		return codeVFLookup
 	default:
@@ -256,7 +379,7 @@ func (a *Agent) newAttachment(ad *addition, key hoststate.Key) *hoststate.Attach
 		AttachmentID:  newAttachmentID(),
 		LSPName:       lspName(ad.conf.LSPName, a.cfg.Node, key.ContainerID, key.IfName, ad.pod),
 		LogicalSwitch: ad.conf.LogicalSwitch, DeviceID: ad.conf.DeviceID, NetnsPath: ad.req.Netns,
-		PodNamespace: ad.pod.namespace, PodName: ad.pod.name,
+		PodNamespace: ad.pod.Namespace, PodName: ad.pod.Name,
 		VF: hoststate.VF{HostNetdev: ad.vf.Netdev, MAC: ad.vf.MAC.String(), MTU: ad.vf.MTU,
 			PFMAC: ad.vf.PFMAC.String(), VFIndex: ad.vf.VFIndex},
 		CreatedAt: now, UpdatedAt: now,
@@ -449,38 +572,42 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	ids := vifplug.Attachment{
 		Owner: a.cfg.Node, ID: ad.att.AttachmentID, Network: ad.conf.Name,
 		ContainerID: ad.att.Key.ContainerID, IfName: ad.att.Key.IfName, DeviceID: ad.conf.DeviceID,
-		PodNamespace: ad.pod.namespace, PodName: ad.pod.name,
+		PodNamespace: ad.pod.Namespace, PodName: ad.pod.Name,
 	}.ExternalIDs()
 	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{addresses},
 		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
 }
 
+// moveInRequest is the VF's move into the pod, its addresses from
+// addresses (nil: none).
+func (a *Agent) moveInRequest(ad *addition, addresses func(context.Context) ([]*current.IPConfig, []*types.Route, error)) netns.MoveInRequest {
+	return netns.MoveInRequest{
+		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
+		MAC: ad.mac, MTU: ad.conf.MTU, Addresses: addresses,
+	}
+}
+
 // moveVF moves the VF into the pod and configures it; the addresses are
 // awaited once the VF is in the pod.
 func (a *Agent) moveVF(ctx context.Context, ad *addition, addr *addressing) error {
-	req := netns.MoveInRequest{
-		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
-		MAC: ad.mac, MTU: ad.conf.MTU,
-		// ad.res is the port line's to fill until addr.known.
-		Addresses: func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
-			select {
-			case <-addr.known:
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			}
-			if addr.err != nil {
-				return nil, nil, errAddressesFailed
-			}
-			return ad.res.IPs, ad.res.Routes, nil
-		},
-	}
+	// ad.res is the port line's to fill until addr.known.
+	req := a.moveInRequest(ad, func(ctx context.Context) ([]*current.IPConfig, []*types.Route, error) {
+		select {
+		case <-addr.known:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if addr.err != nil {
+			return nil, nil, errAddressesFailed
+		}
+		return ad.res.IPs, ad.res.Routes, nil
+	})
 	_, err := a.plumber.MoveIn(ctx, req)
 	if errors.Is(err, errAddressesFailed) {
 		return err
 	}
 	if err != nil {
-		msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
-		return types.NewError(plumbingCode(err), msg, err.Error())
+		return plumbingError(ad, err)
 	}
 	ad.clock.mark(stageVFConfigured)
 	return nil

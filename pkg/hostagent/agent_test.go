@@ -741,7 +741,7 @@ func TestVFClaimedUntilTheUnplugIsConfirmed(t *testing.T) {
 	h := newHarness(t)
 	h.mustAdd("c1")
 	first := h.nb.lsp(testLSP).ExternalIDs[vifplug.ExtAttachment]
-	h.dpu.unplugSlow.Store(true)
+	h.dpu.slowUnplugs()
 	for range 2 { // DEL succeeds, also when repeated
 		if _, e := h.call(request("DEL", "c1", netConf(""))); e != nil {
 			t.Fatalf("DEL with the unplug unconfirmed: %v", e)
@@ -754,10 +754,14 @@ func TestVFClaimedUntilTheUnplugIsConfirmed(t *testing.T) {
 	if h.nb.count() != 0 || h.plumber.placed() != 0 || h.ipam.leased() != 0 {
 		t.Errorf("DEL left LSPs %d, placed VFs %d, leases %d", h.nb.count(), h.plumber.placed(), h.ipam.leased())
 	}
-	_, e := h.add("c2", netConf(""))
+	// An ADD waits for the confirmation as long as its timeout allows...
+	_, e := h.add("c2", netConf(`,"timeoutSeconds":1`))
 	wantCode(t, e, 11, "still being unplugged on the DPU for attachment "+first)
-	h.dpu.unplugSlow.Store(false) // the DPU reports the old port gone
-	if _, e := h.add("c2", netConf("")); e != nil {
+	// ...and goes on as soon as the DPU reports the old port gone.
+	added := make(chan *ovndpuv1.CNIError, 1)
+	go func() { _, e := h.add("c2", netConf("")); added <- e }()
+	h.dpu.confirmUnplugs()
+	if e := <-added; e != nil {
 		t.Fatalf("ADD once the unplug is confirmed: %v", e)
 	}
 	if _, err := h.state.Load(hoststate.Key{ContainerID: "c1", IfName: "eth0"}); err == nil {
@@ -850,4 +854,29 @@ func TestClaimReservesTheVFUntilItsRecordIsSaved(t *testing.T) {
 		t.Fatalf("claim after release: %v", err)
 	}
 	release2()
+}
+
+func TestAddBudgetLeavesTheCallerTimeToHearTheAnswer(t *testing.T) {
+	const timeout = 20 * time.Second
+	for name, tc := range map[string]struct {
+		callerLeft time.Duration // 0: no deadline
+		want       time.Duration // within a second
+	}{
+		"no caller deadline":            {0, timeout},
+		"first attempt (timeout + 15s)": {timeout + 15*time.Second, timeout},
+		"re-sent with 12s left":         {12 * time.Second, 12*time.Second - answerMargin},
+		"re-sent with 3s left":          {3 * time.Second, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			if tc.callerLeft > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.callerLeft)
+				defer cancel()
+			}
+			if got := addBudget(ctx, timeout); got > tc.want || got < tc.want-time.Second {
+				t.Errorf("addBudget = %v, want about %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -7,9 +7,9 @@ import (
 )
 
 func TestLSPNameTemplate(t *testing.T) {
-	pod := parseCNIArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=abc")
-	if pod.namespace != "prod" || pod.name != "web-0" || pod.infraContainerID != "abc" {
-		t.Fatalf("parsed CNI_ARGS %+v", pod)
+	pod, err := netconf.ParseArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=abc")
+	if err != nil || pod.Namespace != "prod" || pod.Name != "web-0" || pod.InfraContainerID != "abc" {
+		t.Fatalf("parsed CNI_ARGS %+v, %v", pod, err)
 	}
 	tests := map[string]string{
 		netconf.DefaultLSPName:      "node1_ctr1_eth0",

@@ -25,6 +25,8 @@ type VFLookup interface {
 
 // Plumber moves VFs into pods and back (*netns.Plumber).
 type Plumber interface {
+	// Preflight finds what MoveIn would refuse before it changes anything.
+	Preflight(ctx context.Context, req netns.MoveInRequest) error
 	MoveIn(ctx context.Context, req netns.MoveInRequest) (netns.Placed, error)
 	MoveOut(ctx context.Context, req netns.MoveOutRequest) error
 	Check(ctx context.Context, req netns.CheckRequest) error

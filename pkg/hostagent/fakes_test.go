@@ -66,19 +66,32 @@ func (f fakeVFs) LookupVF(pci string) (sysfs.VF, error) {
 
 // fakePlumber tracks which VFs are in a pod.
 type fakePlumber struct {
-	j          *journal
-	mu         sync.Mutex
-	inPod      map[string]string // pod ifname key (netns/ifname) -> host netdev
-	moveInErr  error
-	moveOutErr error
-	checkErr   error
-	checked    *netns.CheckRequest // the last Check's request
+	j     *journal
+	mu    sync.Mutex
+	inPod map[string]string // pod ifname key (netns/ifname) -> host netdev
+	// preflightErr fails Preflight, as the real one refuses a bad netns.
+	preflightErr error
+	moveInErr    error
+	moveOutErr   error
+	checkErr     error
+	checked      *netns.CheckRequest // the last Check's request
 	// lost: the VF is at home under neither its name nor our alias; only
 	// a MoveOut naming where sysfs found it succeeds.
 	lost bool
 }
 
 func podKey(netnsPath, ifName string) string { return netnsPath + "/" + ifName }
+
+// Preflight fails with preflightErr; it records nothing when it passes,
+// so journals read as before.
+func (p *fakePlumber) Preflight(_ context.Context, req netns.MoveInRequest) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.preflightErr != nil {
+		p.j.add("vf.preflight-failed %s", req.VFNetdev)
+	}
+	return p.preflightErr
+}
 
 func (p *fakePlumber) MoveIn(ctx context.Context, req netns.MoveInRequest) (netns.Placed, error) {
 	p.mu.Lock()
@@ -378,8 +391,25 @@ type fakeDPU struct {
 	pending      string // when set, WaitReady blocks and then reports this
 	unreachable  string // when set, WaitReady reports the stream down for this reason
 	// unplugSlow: the DPU does not confirm unplugs (WaitGone waits out
-	// its context).
+	// its context) until confirmUnplugs.
 	unplugSlow atomic.Bool
+	confirmed  chan struct{} // closed by confirmUnplugs
+}
+
+// slowUnplugs makes the DPU hold back unplug confirmations.
+func (d *fakeDPU) slowUnplugs() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.confirmed = make(chan struct{})
+	d.unplugSlow.Store(true)
+}
+
+// confirmUnplugs has the DPU confirm every unplug, waking those waiting.
+func (d *fakeDPU) confirmUnplugs() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unplugSlow.Store(false)
+	close(d.confirmed)
 }
 
 func (d *fakeDPU) Run(ctx context.Context) { <-ctx.Done() }
@@ -439,9 +469,15 @@ func (d *fakeDPU) Registered(context.Context) error {
 }
 
 func (d *fakeDPU) WaitGone(ctx context.Context, lsp, _ string) error {
+	d.mu.Lock()
+	confirmed := d.confirmed
+	d.mu.Unlock()
 	if d.unplugSlow.Load() {
-		<-ctx.Done()
-		return fmt.Errorf("logical port %s still plugged on the DPU", lsp)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("logical port %s still plugged on the DPU", lsp)
+		case <-confirmed:
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+	"google.golang.org/grpc"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ipam"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
@@ -43,6 +44,14 @@ func (a *Agent) CNI(ctx context.Context, req *ovndpuv1.CNIRequest) (*ovndpuv1.CN
 }
 
 func (a *Agent) dispatch(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Logger) ([]byte, error) {
+	switch req.Command {
+	case "ADD", "DEL", "CHECK", "GC", "STATUS":
+		// The plugin checked the same before dialling; a caller of the
+		// socket other than ovn-dpu-cni gets the same answers.
+		if err := netconf.CheckEnvelope(req.Config); err != nil {
+			return nil, err
+		}
+	}
 	switch req.Command {
 	case "ADD":
 		return a.add(ctx, req, log)
@@ -89,6 +98,19 @@ func (a *Agent) status(ctx context.Context, req *ovndpuv1.CNIRequest) error {
 		}
 	}
 	return nil
+}
+
+// MaxRequestBytes bounds one gRPC request the host agent reads: the
+// network configuration (netconf.MaxConfigBytes) and the CNI_* strings
+// beside it, each of which the kernel limits to 128 KiB in an
+// environment. Larger requests are refused by gRPC (ResourceExhausted)
+// before they are decoded.
+const MaxRequestBytes = netconf.MaxConfigBytes + 1<<20
+
+// ServerOptions are the gRPC server options the host agent's socket is
+// served with.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRequestBytes)}
 }
 
 // asCNIError keeps CNI errors as they are and makes any other error a

@@ -151,6 +151,9 @@ func ParseCheck(stdin []byte) (*Config, error) {
 	if raw == nil {
 		return nil, invalid("prevResult is missing from the CHECK configuration: the runtime must pass the result of ADD")
 	}
+	if d.noNullEntries("prevResult", "interfaces", "ips", "routes"); d.Err() != nil {
+		return nil, d.Err()
+	}
 	prev, err := create.Create(c.CNIVersion, raw)
 	if err == nil {
 		c.PrevResult, err = current.NewResultFromResult(prev)
@@ -200,7 +203,21 @@ func (d *decoder) fail(key string, v json.RawMessage, want string) {
 		*d.err = invalid(fmt.Sprintf("%s%s is missing from the network configuration: want %s", d.path, key, want))
 		return
 	}
-	*d.err = invalid(fmt.Sprintf("invalid %s%s %s in the network configuration: want %s", d.path, key, bytes.TrimSpace(v), want))
+	*d.err = invalid(fmt.Sprintf("invalid %s%s %s in the network configuration: want %s", d.path, key, cutRaw(v), want))
+}
+
+// cutRaw is a refused JSON value as a message repeats it: its first
+// maxQuoted bytes, with its length when longer.
+func cutRaw(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) <= maxQuoted {
+		return string(v)
+	}
+	cut := maxQuoted
+	for cut > 0 && !isRuneStart(v[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", v[:cut], len(v))
 }
 
 // Err is the first error met, a *types.Error.
@@ -236,18 +253,25 @@ func (d *decoder) intIn(key string, dst *int, lo, hi int, what string) {
 	*dst = int(n)
 }
 
-// mac reads a 6-byte MAC address.
+// mac reads a 6-byte unicast MAC address other than all zeros: the
+// kernel refuses a multicast one on the pod interface, and OVN port
+// security needs a real one.
 func (d *decoder) mac(key string, dst *net.HardwareAddr) {
 	var s string
 	if d.str(key, &s); s == "" {
 		return
 	}
 	hw, err := net.ParseMAC(s)
-	if err != nil || len(hw) != 6 {
+	switch {
+	case err != nil || len(hw) != 6:
 		d.fail(key, d.raw[key], "a MAC address like 0e:00:00:00:00:01")
-		return
+	case hw[0]&0x01 != 0:
+		d.fail(key, d.raw[key], "a unicast MAC address like 0e:00:00:00:00:01 (the low bit of the first byte clear)")
+	case bytes.Equal(hw, make(net.HardwareAddr, 6)):
+		d.fail(key, d.raw[key], "a MAC address other than all zeros, like 0e:00:00:00:00:01")
+	default:
+		*dst = hw
 	}
-	*dst = hw
 }
 
 // absPath reads a string that must be an absolute path.
@@ -319,6 +343,10 @@ func (d *decoder) routes(key string, dst *[]*types.Route) {
 			d.fail(at+".dst", json.RawMessage(strconv.Quote(*r.Dst)), "a destination with prefix length like 0.0.0.0/0")
 			return
 		}
+		if mappedPrefix(ipn.IP, ipn.Mask) {
+			d.fail(at+".dst", json.RawMessage(strconv.Quote(*r.Dst)), "an IPv4 or IPv6 destination, not an IPv4-mapped IPv6 one")
+			return
+		}
 		route := &types.Route{Dst: *ipn}
 		if r.GW != nil {
 			if route.GW = net.ParseIP(*r.GW); route.GW == nil {
@@ -332,6 +360,14 @@ func (d *decoder) routes(key string, dst *[]*types.Route) {
 		}
 		*dst = append(*dst, route)
 	}
+}
+
+// mappedPrefix reports an IPv4-mapped IPv6 prefix, "::ffff:10.0.0.5/120":
+// net.IPNet.String and the pod plumbing (pkg/netns) read it as IPv4 with
+// the mask's last 32 bits, so ::ffff:0.0.0.0/96 would become the IPv4
+// default route. (A lone mapped address is the IPv4 one to Go: no harm.)
+func mappedPrefix(ip net.IP, mask net.IPMask) bool {
+	return ip.To4() != nil && len(mask) == net.IPv6len
 }
 
 // capabilities reads the object of capability names a runtime (Multus,
@@ -364,8 +400,35 @@ func (d *decoder) cidrs(key string, dst *[]*net.IPNet) {
 			d.fail(key, v, fmt.Sprintf("addresses with prefix length (%q is not one, like 10.0.0.5/24)", s))
 			return
 		}
+		if mappedPrefix(ip, ipnet.Mask) {
+			d.fail(key, v, fmt.Sprintf("IPv4 or IPv6 addresses (%q is IPv4-mapped IPv6: write it as IPv4)", s))
+			return
+		}
 		ipnet.IP = ip
 		*dst = append(*dst, ipnet)
+	}
+}
+
+// noNullEntries refuses a null entry in the lists of object key: CHECK
+// reads every entry of prevResult's interfaces, ips and routes, and the CNI
+// library's conversion of a 0.4.0 result dereferences them (a null one
+// panicked). A list of the wrong type is left for the library to report.
+func (d *decoder) noNullEntries(key string, lists ...string) {
+	obj := d.object(key)
+	if obj == nil {
+		return
+	}
+	for _, list := range lists {
+		var entries []json.RawMessage
+		if v := obj.value(list); v == nil || json.Unmarshal(v, &entries) != nil {
+			continue
+		}
+		for i, e := range entries {
+			if bytes.Equal(bytes.TrimSpace(e), []byte("null")) {
+				obj.fail(fmt.Sprintf("%s[%d]", list, i), e, "an object, not null")
+				return
+			}
+		}
 	}
 }
 

@@ -159,6 +159,10 @@ func TestParseAdd(t *testing.T) {
 		{name: "route dst not a CIDR", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0"},{"dst":"10.1.0.0"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `routes[1].dst "10.1.0.0"`},
 		{name: "route gw not an IP", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0","gw":"x"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `routes[0].gw "x"`},
 		{name: "route gw of the other family", conf: `{` + base + `,"routes":[{"dst":"0.0.0.0/0","gw":"fd00::1"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "same family"},
+		// Found by FuzzParseAdd's seeds: an IPv4-mapped IPv6 prefix was
+		// accepted, and read as IPv4 with the mask's last 32 bits downstream.
+		{name: "ip IPv4-mapped", conf: `{` + base + `,"runtimeConfig":{"ips":["::ffff:10.0.0.5/120"]}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `runtimeConfig.ips`},
+		{name: "route dst IPv4-mapped", conf: `{` + base + `,"routes":[{"dst":"::ffff:0.0.0.0/96"}]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: `routes[0].dst "::ffff:0.0.0.0/96"`},
 		{name: "gateway next to ipam", conf: `{` + base + `,"gateway":"10.0.0.1","ipam":{"type":"host-local"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "ipam section"},
 		{name: "capabilities not an object", conf: `{` + base + `,"capabilities":["mac"]}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "capabilities"},
 		{name: "device info file relative", conf: `{` + base + `,"runtimeConfig":{"CNIDeviceInfoFile":"x.json"}}`, wantCode: types.ErrInvalidNetworkConfig, wantMsg: "runtimeConfig.CNIDeviceInfoFile"},
@@ -195,6 +199,14 @@ func TestParseCheck(t *testing.T) {
 		{name: "malformed", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":{"ips":[{"address":"10.0.0.5"}]}}`,
 			code: types.ErrInvalidNetworkConfig, msgHas: "invalid prevResult"},
 		{name: "not an object", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":"x"}`, code: types.ErrInvalidNetworkConfig, msgHas: "invalid prevResult"},
+		// Found by FuzzParseCheck's seeds: converting a 0.4.0 result with a
+		// null interface or IP panicked inside the CNI library.
+		{name: "0.4.0 null interface", conf: `{"cniVersion":"0.4.0",` + base + `,"prevResult":{"cniVersion":"0.4.0","interfaces":[null]}}`,
+			code: types.ErrInvalidNetworkConfig, msgHas: "invalid prevResult.interfaces[0] null"},
+		{name: "0.4.0 null ip", conf: `{"cniVersion":"0.4.0",` + base + `,"prevResult":{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.5/24"},null]}}`,
+			code: types.ErrInvalidNetworkConfig, msgHas: "prevResult.ips[1]"},
+		{name: "null route", conf: `{"cniVersion":"1.1.0",` + base + `,"prevResult":{"cniVersion":"1.1.0","routes":[null]}}`,
+			code: types.ErrInvalidNetworkConfig, msgHas: "prevResult.routes[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseCheck([]byte(tc.conf))

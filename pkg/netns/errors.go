@@ -10,8 +10,15 @@ var (
 	// ErrNetnsNotFound: the namespace path does not exist.
 	ErrNetnsNotFound = errors.New("network namespace not found")
 	// ErrNotNetns: the path exists but is not a network namespace (e.g. a
-	// leftover file under /var/run/netns whose bind mount is gone).
+	// leftover file under /var/run/netns whose bind mount is gone), or it
+	// is not an absolute path.
 	ErrNotNetns = errors.New("not a network namespace")
+	// ErrHostNetns: the pod namespace is the host namespace itself, so a
+	// move would only rename the VF there. It comes with ErrInvalidRequest.
+	ErrHostNetns = errors.New("the pod netns is the host netns")
+	// ErrInvalidIfName: the interface name breaks the kernel's rules
+	// (dev_valid_name). It comes with ErrInvalidRequest.
+	ErrInvalidIfName = errors.New("invalid interface name")
 	// ErrLinkNotFound: the VF is neither where it was expected nor, for
 	// MoveOut, at home under its original name or alias. For a DEL whose
 	// pod namespace is gone the caller may treat it as done.

@@ -114,7 +114,7 @@ func openPair(hostPath, podPath string) (host, pod place, err error) {
 	}
 	same, err := sameNS(host, pod)
 	if err == nil && same {
-		err = fmt.Errorf("%w: %s is the host netns", ErrInvalidRequest, pod.desc)
+		err = fmt.Errorf("%w: %w: %s", ErrInvalidRequest, ErrHostNetns, pod.desc)
 	}
 	if err != nil {
 		host.close()

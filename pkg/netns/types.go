@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -93,6 +94,10 @@ func (r MoveInRequest) validate() error {
 	if r.PodNetns == "" {
 		return fmt.Errorf("%w: pod netns is empty", ErrInvalidRequest)
 	}
+	if !filepath.IsAbs(r.PodNetns) {
+		// It would resolve against this process's working directory.
+		return fmt.Errorf("%w: pod netns %s is not an absolute path", ErrNotNetns, r.PodNetns)
+	}
 	if err := validIfName(r.IfName); err != nil {
 		return err
 	}
@@ -146,11 +151,11 @@ func (r MoveOutRequest) validate() error {
 func validIfName(name string) error {
 	switch {
 	case name == "", name == ".", name == "..":
-		return fmt.Errorf("%w: interface name %q", ErrInvalidRequest, name)
+		return fmt.Errorf("%w: %w %q", ErrInvalidRequest, ErrInvalidIfName, name)
 	case len(name) > 15:
-		return fmt.Errorf("%w: interface name %q longer than 15 bytes", ErrInvalidRequest, name)
+		return fmt.Errorf("%w: %w %q: longer than 15 bytes", ErrInvalidRequest, ErrInvalidIfName, name)
 	case strings.ContainsAny(name, "/: \t\n\r\v\f\x00"):
-		return fmt.Errorf("%w: interface name %q has '/', ':' or white space", ErrInvalidRequest, name)
+		return fmt.Errorf("%w: %w %q: has '/', ':' or white space", ErrInvalidRequest, ErrInvalidIfName, name)
 	}
 	return nil
 }

@@ -102,6 +102,10 @@ func (r *Reader) physfn(vf string) (string, error) {
 	link := filepath.Join(r.device(vf), "physfn")
 	target, err := os.Readlink(link)
 	if err != nil {
+		if r.isPF(vf) {
+			return "", notExist(err, fmt.Errorf("%w: %s is a PF, not one of its VFs (it has no %s); "+
+				"attaching a PF itself is not supported yet", ErrNotVF, vf, link))
+		}
 		return "", notExist(err, fmt.Errorf("%w: %s has no %s", ErrNotVF, vf, link))
 	}
 	pf, err := NormalizePCIAddress(filepath.Base(target))
@@ -109,6 +113,17 @@ func (r *Reader) physfn(vf string) (string, error) {
 		return "", fmt.Errorf("VF %s: %s points at %q: %w", vf, link, target, err)
 	}
 	return pf, nil
+}
+
+// isPF reports whether the device can have SR-IOV VFs: the kernel gives
+// such a PF sriov_totalvfs, and a virtfnN link per VF once they exist.
+func (r *Reader) isPF(pci string) bool {
+	dir := r.device(pci)
+	if _, err := os.Stat(filepath.Join(dir, "sriov_totalvfs")); err == nil {
+		return true
+	}
+	links, _ := filepath.Glob(filepath.Join(dir, "virtfn[0-9]*"))
+	return len(links) > 0
 }
 
 // vfIndex finds N such that the PF's virtfnN link points at the VF. The PF
@@ -181,7 +196,8 @@ func (r *Reader) resolveNetdev(vf *VF) error {
 	netDir := filepath.Join(r.device(vf.PCIAddress), "net")
 	name, err := firstNetdev(netDir)
 	if err != nil {
-		return fmt.Errorf("%w: VF %s (moved into a pod?): %w", ErrNoNetdev, vf.PCIAddress, err)
+		return fmt.Errorf("%w: VF %s, bound to %s, has no netdev here: %w "+
+			"(is it in a pod already, or is %s a driver that makes no netdev?)", ErrNoNetdev, vf.PCIAddress, vf.Driver, err, vf.Driver)
 	}
 	vf.Netdev = name
 	vf.MAC, _ = readMAC(filepath.Join(netDir, name, "address"))

@@ -65,6 +65,22 @@ func (b *Bed) describeVF(vf *VF) error {
 	return b.hw.sysfs.AddVF(vf.PFPCI, vf.PCI, vf.Index, vf.Netdev, vf.MAC, "mlx5_core")
 }
 
+// AddNetdevlessVF describes, in the host sysfs tree only, VF index of PF
+// pf bound to driver ("" = bound to none) and without a netdev: what the
+// host sees of a VF given to vfio-pci, or bound to a driver that makes no
+// netdev (pci-stub), or not bound at all. The host agent must refuse it
+// before doing anything. It returns the VF's PCI address.
+func (b *Bed) AddNetdevlessVF(pf, index int, driver string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.addPF(pf); err != nil {
+		return "", err
+	}
+	b.vfs++
+	vf := b.newVF(pf, index, b.vfs)
+	return vf.PCI, b.hw.sysfs.AddVF(vf.PFPCI, vf.PCI, vf.Index, "", nil, driver)
+}
+
 // PublishRepresentor lists vf's representor in the devlink dump, as the
 // kernel does once the VF exists. The agent picks the file change up.
 func (b *Bed) PublishRepresentor(vf *VF) error {

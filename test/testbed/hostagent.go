@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,35 @@ func (h *HostAgent) Restart(ctx context.Context) error { return h.start(ctx) }
 type CNIResult struct {
 	Stdout, Stderr string
 	Err            error
+	// StdinRead is how many bytes of its stdin the process consumed, as
+	// far as ExecPlugin and ExecBinary can tell: what it read, plus up to
+	// what a pipe buffers (64 KiB) and exec's copy loop holds (32 KiB).
+	StdinRead int64
+}
+
+// runCNI runs cmd with stdin, collecting what it printed and how much of
+// stdin it took.
+func runCNI(cmd *exec.Cmd, stdin []byte) CNIResult {
+	in := &countingReader{r: bytes.NewReader(stdin)}
+	cmd.Stdin = in
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return CNIResult{Stdout: strings.TrimSpace(stdout.String()), Stderr: strings.TrimSpace(stderr.String()), Err: err,
+		StdinRead: in.n}
+}
+
+// countingReader counts what was read through it; exec reads it from one
+// goroutine, and Run returns after that goroutine ended.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // CNIError decodes a CNI error printed on stdout (zero Code when none).
@@ -142,9 +172,5 @@ func (b *Bed) ExecPlugin(ctx context.Context, command, containerID, pod, ifname 
 		cmd.Env = append(cmd.Env, "CNI_CONTAINERID="+containerID, "CNI_NETNS=/var/run/netns/"+pod, "CNI_IFNAME="+ifname)
 	}
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdin = bytes.NewReader(data)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	return CNIResult{Stdout: strings.TrimSpace(stdout.String()), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+	return runCNI(cmd, data)
 }

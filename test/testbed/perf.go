@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -57,11 +56,7 @@ func (b *Bed) ExecBinary(ctx context.Context, name string, stdin []byte, env ...
 	dir := filepath.Dir(path)
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Env = append(append(os.Environ(), "CNI_PATH="+dir), env...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	return CNIResult{Stdout: strings.TrimSpace(stdout.String()), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+	return runCNI(cmd, stdin)
 }
 
 // CNICall is one cnitool run of CNIToolConcurrent: the pod namespace (as

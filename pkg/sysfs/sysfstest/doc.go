@@ -7,6 +7,7 @@
 //
 //	devices/pci0000:00/<pci>/                 device directory
 //	devices/pci0000:00/<pci>/net/<if>/        address, mtu
+//	devices/pci0000:00/<pf>/sriov_totalvfs    TotalVFs
 //	devices/pci0000:00/<vf>/physfn        ->  ../<pf>
 //	devices/pci0000:00/<pf>/virtfnN       ->  ../<vf>
 //	devices/pci0000:00/<vf>/driver        ->  ../../../bus/pci/drivers/<driver>

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -15,6 +16,9 @@ import (
 
 // DefaultMTU is written to every netdev's mtu file.
 const DefaultMTU = 1500
+
+// TotalVFs is every PF's sriov_totalvfs.
+const TotalVFs = 64
 
 // Tree is a fake sysfs rooted at a directory. Its methods may be called
 // concurrently.
@@ -33,8 +37,9 @@ func NewTree(root string) *Tree {
 // Root is the directory to use as the sysfs root.
 func (t *Tree) Root() string { return t.root }
 
-// AddPF adds a physical function. An empty netdev leaves the PF without
-// one (as when it is bound to a stub driver); a nil mac writes zeros.
+// AddPF adds a physical function, with sriov_totalvfs as an SR-IOV
+// capable PF has it. An empty netdev leaves the PF without one (as when
+// it is bound to a stub driver); a nil mac writes zeros.
 func (t *Tree) AddPF(pci, netdev string, mac net.HardwareAddr) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -43,6 +48,9 @@ func (t *Tree) AddPF(pci, netdev string, mac net.HardwareAddr) error {
 		return fmt.Errorf("add PF: %w", err)
 	}
 	if err := t.addDevice(pci); err != nil {
+		return fmt.Errorf("add PF %s: %w", pci, err)
+	}
+	if err := os.WriteFile(filepath.Join(t.devDir(pci), "sriov_totalvfs"), []byte(strconv.Itoa(TotalVFs)+"\n"), 0o444); err != nil {
 		return fmt.Errorf("add PF %s: %w", pci, err)
 	}
 	if netdev == "" {
