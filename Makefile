@@ -9,7 +9,7 @@ DEB_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping pr
 TEST_FLAGS ?= -count=1 -p 1 -timeout 15m
 GENERATED := pkg/ovsdb/nbdb pkg/ovsdb/sbdb pkg/ovsdb/vswitchd proto/ovndpu/v1
 
-.PHONY: all deps build test unit fuzz bench generate check-generated lint demo clean tools
+.PHONY: all deps build test unit fuzz churn test-faults bench generate check-generated lint demo clean tools
 
 all: build
 
@@ -39,7 +39,25 @@ build:
 # test runs everything: unit, real-OVN integration and end-to-end tests.
 # CI=true turns every "missing root/package" skip into a failure.
 test: deps lint check-generated build fuzz
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(TEST_FLAGS) -skip '^TestChurnUnderFaults$$' ./...
+	$(MAKE) -s churn
+
+# churn is the fault suite's churn test on its own, verbose so that the
+# counts it prints (ADDs, failures by reason, kill -9s per component,
+# what is left behind) are in the log: CHURN_CYCLES ADD/DEL cycles at
+# concurrency 20 (make test: the short form, 60), CHURN_SEED to replay a
+# run's fault order and timing.
+CHURN_CYCLES ?= 60
+churn:
+	ODPU_CHURN_CYCLES=$(CHURN_CYCLES) ODPU_CHURN_SEED=$(CHURN_SEED) \
+		$(GO) test -count=1 -timeout 40m -v -run '^TestChurnUnderFaults$$' ./test/e2e/
+
+# test-faults is the whole fault suite: the churn with 500 cycles, then
+# the DPU-side surprises (representor gone, port deleted by an operator,
+# ovn-controller down, ovs-vswitchd frozen, the DPU rebooted).
+test-faults: build
+	$(MAKE) -s churn CHURN_CYCLES=500
+	$(GO) test -count=1 -timeout 20m -v -run '^TestDPU(Surprise|Reboot)' ./test/e2e/
 
 unit:
 	$(GO) test -count=1 -short ./...

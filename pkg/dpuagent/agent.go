@@ -225,9 +225,12 @@ func (a *Agent) identity() chassisIdentity {
 }
 
 // connectOVS connects to the local Open_vSwitch database and monitors what
-// plugging reads: the bridge's ports and each interface's name, external_ids,
-// ofport, error and mtu_request. Interface statistics and status change
-// every few seconds and are deliberately not monitored.
+// plugging reads: next_cfg and cur_cfg (has ovs-vswitchd applied a change
+// yet), the bridge's ports and each interface's name, external_ids,
+// ofport, error, ifindex (0 once its network device is gone) and
+// mtu_request. Interface statistics and status change every few seconds
+// and are deliberately not monitored; ifindex changes only when the
+// device comes or goes.
 func (a *Agent) connectOVS(ctx context.Context) error {
 	dbModel, err := vswitchd.FullDatabaseModel()
 	if err != nil {
@@ -237,10 +240,11 @@ func (a *Agent) connectOVS(ctx context.Context) error {
 		ovsRow, bridge, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
 		c.Cache().AddEventHandler(a.eventHandler())
 		_, err := c.Monitor(ctx, c.NewMonitor(
-			client.WithTable(ovsRow, &ovsRow.ExternalIDs),
+			client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.NextCfg, &ovsRow.CurCfg),
 			client.WithTable(bridge, &bridge.Name, &bridge.Ports),
 			client.WithTable(port, &port.Name, &port.Interfaces),
-			client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.MTURequest),
+			client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.Ifindex,
+				&iface.MTURequest),
 		))
 		if err != nil {
 			return fmt.Errorf("monitor OVS database %s: %w", a.cfg.OVSRemote, err)

@@ -134,7 +134,7 @@ func transact(ctx context.Context, c client.Client, timeout time.Duration, chang
 // creates, unique within the transaction.
 func changeOps(c client.Client, ch change, namedID string) ([]ovsdb.Operation, error) {
 	var txn []ovsdb.Operation
-	if ch.kind == changeReplug || ch.kind == changeUnplug {
+	if ch.kind == changeReplug || ch.kind == changeUnplug || ch.kind == changeReopen {
 		del, err := ops.DeletePort(c, &vswitchd.Bridge{UUID: ch.oldBridge.uuid, Name: ch.oldBridge.name}, ch.oldPort)
 		if err != nil {
 			return nil, err
@@ -162,6 +162,12 @@ func changeOps(c client.Client, ch change, namedID string) ([]ovsdb.Operation, e
 			txn = append(txn, mtu...)
 		}
 	case changeUnplug:
+	case changeReopen:
+		bump, err := ops.BumpNextCfg(c, ch.root)
+		if err != nil {
+			return nil, err
+		}
+		txn = append(txn, bump...)
 	default:
 		return nil, fmt.Errorf("%s: unknown kind of change", ch.what())
 	}

@@ -505,3 +505,62 @@ func TestApplyNothingWritesNothing(t *testing.T) {
 		t.Errorf("%d transactions before plugging by hand", n-before)
 	}
 }
+
+// TestApplyReopen: the port of a representor whose device vanished is
+// removed with next_cfg incremented in one transaction, and plugged again
+// only once cur_cfg (ovs-vswitchd) has caught up.
+func TestApplyReopen(t *testing.T) {
+	o := newTestOVS(t)
+	ids := vifplug.InterfaceIDs("lsp1", "a1")
+	ids[vifplug.IfaceOVNInstalled] = "true"
+	o.plugByHand("rep1", ids, nil)
+	// What ovs-vswitchd writes of a device that vanished under it.
+	ofport := 7
+	iface := &vswitchd.Interface{UUID: o.state().ifaces["rep1"].UUID, Ofport: &ofport, Ifindex: ifindex(0)}
+	update, err := o.c.Where(iface).Update(iface, &iface.Ofport, &iface.Ifindex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Transact(o.ctx, o.c, update); err != nil {
+		t.Fatal(err)
+	}
+	o.waitFor("ifindex 0", func(st ovsState) bool { i := st.ifaces["rep1"]; return i.Ifindex != nil && *i.Ifindex == 0 })
+
+	reqs := requests(binding{lsp: "lsp1", attachment: "a1", vf: 1})
+	before := o.db.count()
+	tc := planCase{reqs: reqs, ovs: o.state(), reps: reps(1)}
+	p := planPass(tc.input())
+	if len(p.changes) != 1 || p.changes[0].kind != changeReopen {
+		t.Fatalf("planned %v, want the re-open", p.changes)
+	}
+	noErrors(t, o.write1(p.changes))
+	o.waitFor("the port removed, next_cfg 1", func(st ovsState) bool {
+		return st.ifaces["rep1"] == nil && st.root != nil && st.root.NextCfg == 1
+	})
+	if got, want := o.db.comments(before), []string{"ovn-dpu-agent: unplug vanished rep1"}; !slices.Equal(got, want) {
+		t.Errorf("transactions %q, want exactly %q", got, want)
+	}
+	tc.ovs, tc.mem = o.state(), p.mem
+	if p := planPass(tc.input()); len(p.changes) != 0 {
+		t.Fatalf("planned %v before ovs-vswitchd applied the removal", p.changes)
+	}
+	// ovs-vswitchd catches up.
+	root := &vswitchd.OpenvSwitch{UUID: o.state().root.UUID, CurCfg: 1}
+	update, err = o.c.Where(root).Update(root, &root.CurCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Transact(o.ctx, o.c, update); err != nil {
+		t.Fatal(err)
+	}
+	tc.ovs = o.waitFor("cur_cfg 1", func(st ovsState) bool { return st.root.CurCfg == 1 })
+	p = planPass(tc.input())
+	if len(p.changes) != 1 || p.changes[0].kind != changePlug {
+		t.Fatalf("planned %v once ovs-vswitchd applied the removal, want the plug", p.changes)
+	}
+	noErrors(t, o.write1(p.changes))
+	o.waitFor("rep1 plugged again", func(st ovsState) bool {
+		i := st.ifaces["rep1"]
+		return i != nil && st.inBridge(i) && maps.Equal(i.ExternalIDs, vifplug.InterfaceIDs("lsp1", "a1"))
+	})
+}

@@ -19,6 +19,9 @@ import (
 // in order.
 type milestones struct {
 	attachment string
+	// iface: the interface this attachment was last found plugged as
+	// (plugMissing tells a port removed behind the agent's back by it).
+	iface string
 	// seen: the pass that first found the request.
 	seen time.Time
 	// plugged: the plug transaction committed (plugCommitted news) or,
@@ -46,6 +49,7 @@ func (p *planner) track(r request) {
 		m.committed(c.at)
 	}
 	if iface := p.plugged[r.lsp]; iface != nil {
+		m.iface = iface.Name
 		m.observed(now, r.claimed, vifplug.OVNInstalled(iface.ExternalIDs))
 	}
 	p.out.mem.milestones[r.lsp] = m

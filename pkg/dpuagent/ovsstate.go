@@ -11,6 +11,10 @@ import (
 // ovsState is the slice of the local OVS database plugging looks at.
 type ovsState struct {
 	bridge *vswitchd.Bridge // nil until ovn-controller creates it
+	// root is the Open_vSwitch row (nil before ovs-vsctl init): its
+	// next_cfg and cur_cfg tell whether ovs-vswitchd has applied the
+	// database yet.
+	root   *vswitchd.OpenvSwitch
 	ifaces map[string]*vswitchd.Interface
 	// portOf maps an interface UUID to its port, bridgeOf a port UUID to
 	// its bridge name.
@@ -23,12 +27,17 @@ func (a *Agent) readOVS(ctx context.Context) (ovsState, error) {
 	var bridges []*vswitchd.Bridge
 	var ports []*vswitchd.Port
 	var ifaces []*vswitchd.Interface
-	for _, list := range []any{&bridges, &ports, &ifaces} {
+	var roots []*vswitchd.OpenvSwitch
+	for _, list := range []any{&bridges, &ports, &ifaces, &roots} {
 		if err := a.ovs().List(ctx, list); err != nil {
 			return ovsState{}, fmt.Errorf("read OVS cache: %w", err)
 		}
 	}
-	return newOVSState(a.cfg.Bridge, bridges, ports, ifaces), nil
+	st := newOVSState(a.cfg.Bridge, bridges, ports, ifaces)
+	if len(roots) == 1 {
+		st.root = roots[0]
+	}
+	return st, nil
 }
 
 // newOVSState indexes the rows of the OVS database; bridge is the agent's.
@@ -76,6 +85,14 @@ func (st ovsState) oursInBridge() []*vswitchd.Interface {
 		}
 	}
 	return sortedIfaces(out)
+}
+
+// vswitchdApplied reports whether ovs-vswitchd has applied the database
+// up to configuration request cfg (its next_cfg then), and every request
+// since: cur_cfg is the last next_cfg it acted on. Without an
+// Open_vSwitch row there is nothing to wait for.
+func (st ovsState) vswitchdApplied(cfg int) bool {
+	return st.root == nil || st.root.CurCfg >= max(cfg, st.root.NextCfg)
 }
 
 // bridgeRefOf names the bridge holding port.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
@@ -71,6 +72,20 @@ type memory struct {
 	// the previous pass; their interfaces are unplugged at once. A pass
 	// consumes them: the memory it returns has none.
 	gone map[string]time.Time
+	// reopening: representors whose network device vanished while
+	// plugged, by netdev: their port was removed so that the next plug,
+	// once ovs-vswitchd has applied the removal, opens the device afresh
+	// (representorGone). A mark lasts until that plug is planned.
+	reopening map[string]reopen
+}
+
+// reopen is a representor's removal for re-opening: for which logical
+// port, when, and the Open_vSwitch next_cfg the removal asked
+// ovs-vswitchd to reach.
+type reopen struct {
+	lsp string
+	at  time.Time
+	cfg int
 }
 
 // seen remembers when a request was first seen, per attachment.
@@ -130,6 +145,12 @@ const (
 	changeUpdate
 	// changeUnplug removes a port from its bridge.
 	changeUnplug
+	// changeReopen removes the port of a representor whose network
+	// device vanished while plugged, and increments next_cfg, so that
+	// cur_cfg tells when ovs-vswitchd has applied it: the userspace
+	// datapath keeps a vanished device open, and opens it afresh only for
+	// a port it has seen removed.
+	changeReopen
 )
 
 // bridgeRef names a bridge row.
@@ -147,9 +168,12 @@ type change struct {
 	bridge bridgeRef
 	spec   ops.PortSpec
 
-	// replug, unplug: the port to remove, from oldBridge.
+	// replug, unplug, reopen: the port to remove, from oldBridge.
 	oldPort   string
 	oldBridge bridgeRef
+
+	// reopen: the Open_vSwitch row, whose next_cfg to increment.
+	root string
 
 	// update: the interface row as planned against (apply builds the
 	// mutation from it), the external_ids to set (new or changed values
@@ -172,6 +196,8 @@ func (c change) what() string {
 		return "update " + c.iface
 	case changeUnplug:
 		return "unplug " + c.iface
+	case changeReopen:
+		return "unplug vanished " + c.iface
 	}
 	return fmt.Sprintf("change %d of %s", c.kind, c.iface)
 }
@@ -180,7 +206,7 @@ func (c change) what() string {
 // what OVS holds and the devlink table knows. It is deterministic in its
 // input and does not modify it.
 func planPass(in planInput) plan {
-	p := &planner{in: in, wanted: map[string]string{}, plugged: map[string]*vswitchd.Interface{}, out: plan{
+	p := &planner{in: in, wanted: map[string]string{}, plugged: map[string]*vswitchd.Interface{}, reopened: map[string]bool{}, out: plan{
 		statuses: make(map[string]*ovndpuv1.PortStatus, len(in.requests)),
 		mem: memory{
 			missingSince:  map[string]seen{},
@@ -200,6 +226,7 @@ func planPass(in planInput) plan {
 	}
 	p.planUnplugs()
 	p.keepGone()
+	p.keepReopening()
 	return p.out
 }
 
@@ -213,6 +240,9 @@ type planner struct {
 	// plugged maps each request found plugged in this pass to its
 	// interface, for its milestones.
 	plugged map[string]*vswitchd.Interface
+	// reopened: representors whose re-open this pass finished (plugged
+	// again); their marks end.
+	reopened map[string]bool
 }
 
 // wake asks for a pass no later than t.
@@ -301,14 +331,16 @@ func (p *planner) decide(rr resolved) {
 	iface := p.in.ovs.ifaces[rep.Netdev]
 	switch {
 	case iface == nil:
-		p.planPlug(r, rep.Netdev, st)
+		p.plugMissing(r, rep.Netdev, st)
 	case !ours(iface):
 		p.foreignInterface(r, iface, st)
 	case iface.ExternalIDs[vifplug.IfaceID] != r.lsp || !p.in.ovs.inBridge(iface) || attachmentChanged(iface, r):
 		p.planReplug(r, iface, st)
 	default:
-		p.planUpdate(r, iface)
 		p.observe(st, iface, r)
+		if !p.representorGone(r, iface, st) {
+			p.planUpdate(r, iface)
+		}
 	}
 }
 
@@ -322,11 +354,18 @@ func (p *planner) observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r 
 // keepExisting holds on to the interface a request already has while the
 // request cannot be resolved (bad options, representor briefly missing
 // from the table during a devlink resync): never unplug working traffic
-// for a problem that may be transient.
+// for a problem that may be transient. An interface whose vanished device
+// ovs-vswitchd still holds carries no traffic and never will again: its
+// port is removed for re-opening (planReopen) — the VF's representor
+// typically leaves devlink and comes back with it when the host
+// re-creates its VFs.
 func (p *planner) keepExisting(r request) {
 	for _, iface := range p.in.ovs.oursInBridge() {
 		if iface.ExternalIDs[vifplug.IfaceID] == r.lsp {
 			p.wanted[iface.Name] = r.lsp
+			if why, stale := netdevGone(iface); stale {
+				p.planReopen(r, iface, why)
+			}
 		}
 	}
 }
@@ -335,6 +374,14 @@ func (p *planner) keepExisting(r request) {
 // devlink table PENDING for the grace period (the VF may be being created)
 // and ERROR after it. Either way a later table change re-plans it.
 func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err error) {
+	p.missing(st, r, err.Error())
+}
+
+// missing makes r, whose representor is missing as what says, PENDING
+// for the grace period and ERROR with what after it. The grace counts
+// once per attachment: a representor that comes and goes does not make a
+// port wait for ever.
+func (p *planner) missing(st *ovndpuv1.PortStatus, r request, what string) {
 	now := p.in.now
 	s, ok := p.out.mem.missingSince[r.lsp]
 	if !ok || s.attachment != r.attachment {
@@ -344,13 +391,139 @@ func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err err
 	deadline := s.at.Add(p.in.cfg.representorWait)
 	if now.Before(deadline) {
 		p.wake(deadline)
-		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, "waiting for the representor: "+err.Error())
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, "waiting for the representor: "+what)
 		return
 	}
-	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, what)
 }
 
-func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus) {
+// noSuchDevice is how OVS words ENODEV in an interface's error: "could not
+// open network device r1 (No such device)".
+const noSuchDevice = "(No such device)"
+
+// netdevGone says why OVS shows iface's network device gone from the DPU,
+// or "" when it does not. stale: ovs-vswitchd still has the vanished
+// device open. The userspace (netdev) datapath keeps the port of a device
+// that vanished, shows ifindex 0 and no error, and never opens the device
+// again when it comes back, even in a transaction that deletes and
+// re-creates the port; a port whose device could not be opened (error
+// "... (No such device)", as the kernel datapath shows a vanished one)
+// is opened by ovs-vswitchd itself once the device exists.
+func netdevGone(iface *vswitchd.Interface) (why string, stale bool) {
+	switch {
+	case iface.Error != nil && strings.Contains(*iface.Error, noSuchDevice):
+		return "OVS: " + *iface.Error, false
+	case (iface.Error == nil || *iface.Error == "") && iface.Ifindex != nil && *iface.Ifindex == 0:
+		return fmt.Sprintf("OVS shows interface %s with ifindex 0: it has no network device", iface.Name), true
+	}
+	return "", false
+}
+
+// representorGone handles an interface of r whose network device OVS
+// shows gone (netdevGone): r is a missing representor (PENDING for the
+// grace, then ERROR, naming it) and its interface stays — the request
+// still holds it. When ovs-vswitchd still holds the vanished device, and
+// the port is ours, the port is removed now (changeReopen) and plugged
+// again once ovs-vswitchd has applied that (plugMissing): ovs-vswitchd
+// then opens the device as soon as it is back. It reports whether it
+// planned that removal.
+func (p *planner) representorGone(r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) bool {
+	why, stale := netdevGone(iface)
+	if why == "" {
+		return false
+	}
+	p.missing(st, r, fmt.Sprintf("representor %s is gone from the DPU (%s)", iface.Name, why))
+	return stale && p.planReopen(r, iface, why)
+}
+
+// planReopen removes the port of iface, an interface of ours in the
+// bridge whose vanished device ovs-vswitchd still holds, and marks its
+// representor for the plug that follows (plugMissing). It reports
+// whether it did: never for another owner's interface, nor with
+// --plugger ovn-controller.
+func (p *planner) planReopen(r request, iface *vswitchd.Interface, why string) bool {
+	ovs := p.in.ovs
+	port := ovs.portOf[iface.UUID]
+	if p.in.cfg.plugger != PluggerAgent || !ours(iface) || !ovs.inBridge(iface) || ovs.root == nil || port == nil {
+		return false
+	}
+	p.out.changes = append(p.out.changes, change{kind: changeReopen, lsp: r.lsp, iface: iface.Name,
+		oldPort: port.UUID, oldBridge: ovs.bridgeRefOf(port), root: ovs.root.UUID})
+	p.markReopening(iface.Name, reopen{lsp: r.lsp, at: p.in.now, cfg: ovs.root.NextCfg + 1})
+	p.note(slog.LevelWarn, "representor's network device vanished while plugged; removing its port so that ovs-vswitchd opens the device again when it is back",
+		"logical_port", r.lsp, "interface", iface.Name, "ovs", why)
+	return true
+}
+
+func (p *planner) markReopening(rep string, m reopen) {
+	if p.out.mem.reopening == nil {
+		p.out.mem.reopening = map[string]reopen{}
+	}
+	p.out.mem.reopening[rep] = m
+}
+
+// keepReopening carries the re-open marks no pass has finished into the
+// next one: those of representors still without an interface, for a
+// logical port still requested — one that cannot be resolved just now
+// (its representor left devlink with the device) included.
+func (p *planner) keepReopening() {
+	in := p.in
+	for rep, m := range in.mem.reopening {
+		_, requested := in.requests[m.lsp]
+		_, marked := p.out.mem.reopening[rep]
+		if !requested || marked || p.reopened[rep] || in.ovs.ifaces[rep] != nil {
+			continue
+		}
+		p.markReopening(rep, m)
+	}
+}
+
+// plugMissing plans the plug of r's representor, which has no interface:
+// a first plug; the second half of a re-open (representorGone), once
+// ovs-vswitchd has removed the old port; or the restore of a port that
+// someone else (an operator's ovs-vsctl del-port) removed from the bridge.
+func (p *planner) plugMissing(r request, rep string, st *ovndpuv1.PortStatus) {
+	in := p.in
+	if in.cfg.plugger != PluggerAgent || in.ovs.bridge == nil {
+		p.planPlug(r, rep, st, "")
+		return
+	}
+	if m, ok := in.mem.reopening[rep]; ok && m.lsp == r.lsp {
+		cfg := m.cfg
+		if m.at.Before(in.mem.reconnectedAt) {
+			cfg = 0 // the database may have been replaced meanwhile
+		}
+		if root := in.ovs.root; !in.ovs.vswitchdApplied(cfg) {
+			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf(
+				"re-plugging representor %s, whose network device vanished: waiting for ovs-vswitchd to remove its old port (cur_cfg %d, want %d)",
+				rep, root.CurCfg, max(cfg, root.NextCfg)))
+			return
+		}
+		p.reopened[rep] = true
+		p.planPlug(r, rep, st, " again (its network device vanished)")
+		return
+	}
+	if m, ok := in.mem.milestones[r.lsp]; ok && m.attachment == r.attachment && m.iface == rep {
+		// Once ovs-vswitchd has applied the removal (ovs-vsctl without
+		// --no-wait asks it to), so that it opens the device afresh
+		// rather than seeing nothing change.
+		if !in.ovs.vswitchdApplied(0) {
+			setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf(
+				"restoring representor %s, whose port was removed from the bridge by someone else: waiting for ovs-vswitchd to apply the removal (cur_cfg %d, next_cfg %d)",
+				rep, in.ovs.root.CurCfg, in.ovs.root.NextCfg))
+			return
+		}
+		p.note(slog.LevelWarn, "plugged representor was removed from the bridge by someone else; restoring it",
+			"logical_port", r.lsp, "interface", rep, "bridge", in.cfg.bridge)
+		p.planPlug(r, rep, st, " again (its port was removed from the bridge by someone else)")
+		return
+	}
+	p.planPlug(r, rep, st, "")
+}
+
+// planPlug plans the plug of rep for r; again says why it is plugged a
+// second time, if it is.
+func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus, again string) {
 	cfg, br := p.in.cfg, p.in.ovs.bridge
 	if cfg.plugger == PluggerOVNController {
 		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("waiting for ovn-controller to plug representor %s", rep))
@@ -362,7 +535,7 @@ func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus) {
 	}
 	p.out.changes = append(p.out.changes, change{kind: changePlug, lsp: r.lsp, iface: rep,
 		bridge: bridgeRef{uuid: br.UUID, name: br.Name}, spec: portSpec(r, rep)})
-	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("plugging representor %s into %s", rep, cfg.bridge))
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("plugging representor %s into %s%s", rep, cfg.bridge, again))
 }
 
 // planReplug recreates an interface of ours whose logical port or
@@ -371,7 +544,7 @@ func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus) {
 func (p *planner) planReplug(r request, iface *vswitchd.Interface, st *ovndpuv1.PortStatus) {
 	ovs := p.in.ovs
 	if p.in.cfg.plugger == PluggerOVNController || ovs.bridge == nil {
-		p.planPlug(r, iface.Name, st)
+		p.planPlug(r, iface.Name, st, "")
 		return
 	}
 	port := ovs.portOf[iface.UUID]
@@ -423,6 +596,7 @@ func (p *planner) foreignInterface(r request, iface *vswitchd.Interface, st *ovn
 	byOVN := vifplug.PluggedByOVN(iface.ExternalIDs)
 	if byOVN && p.in.cfg.plugger == PluggerOVNController {
 		p.observe(st, iface, r)
+		p.representorGone(r, iface, st) // observed only: ovn-controller's port
 		return
 	}
 	where := "in OVS"

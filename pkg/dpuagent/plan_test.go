@@ -108,6 +108,9 @@ type row struct {
 	mtu    *int
 	ofport int
 	err    string
+	// ifindex, when set, is the interface's ifindex column (0: OVS
+	// found no network device).
+	ifindex *int
 }
 
 // ourRow is an interface the agent plugged for lsp; extra are more
@@ -151,6 +154,7 @@ func world(bridges []string, rows ...row) ovsState {
 		if r.err != "" {
 			i.Error = &r.err
 		}
+		i.Ifindex = r.ifindex
 		ifaces = append(ifaces, i)
 		p := &vswitchd.Port{UUID: portUUID(r.name), Name: r.name, Interfaces: []string{i.UUID}}
 		ports = append(ports, p)
@@ -201,8 +205,11 @@ func render(c change) string {
 	if c.kind == changePlug || c.kind == changeReplug {
 		fmt.Fprintf(&b, " into=%v spec{name=%s ids=%v mtu=%s}", c.bridge, c.spec.Name, c.spec.ExternalIDs, ptrString(c.spec.MTURequest))
 	}
-	if c.kind == changeReplug || c.kind == changeUnplug {
+	if c.kind == changeReplug || c.kind == changeUnplug || c.kind == changeReopen {
 		fmt.Fprintf(&b, " remove-port=%s from=%v", c.oldPort, c.oldBridge)
+	}
+	if c.kind == changeReopen {
+		fmt.Fprintf(&b, " bump-next-cfg-of=%s", c.root)
 	}
 	if c.kind == changeUpdate {
 		uuid := "<nil>"
@@ -382,11 +389,21 @@ func TestPlanPlug(t *testing.T) {
 		reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0}),
 		ovs: world(nil, func() row {
 			r := ourRow("rep0", "lsp1", "a1", installed...)
-			r.err, r.ofport = "could not open network device rep0 (No such device)", -1
+			r.err, r.ofport = "could not add network device rep0 to ofproto (Invalid argument)", -1
 			return r
 		}()),
 		reps:     reps(0),
-		statuses: map[string]phase{"lsp1": {pending, "interface rep0: could not open network device rep0"}},
+		statuses: map[string]phase{"lsp1": {pending, "interface rep0: could not add network device rep0 to ofproto (Invalid argument)"}},
+	}, {
+		name: "plugged but not opened by ovs-vswitchd yet: PLUGGED, naming it",
+		reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, unclaimed: true}),
+		ovs: world(nil, func() row {
+			r := ourRow("rep0", "lsp1", "a1")
+			r.ofport = 0
+			return r
+		}()),
+		reps:     reps(0),
+		statuses: map[string]phase{"lsp1": {plugged, "waiting for ovs-vswitchd to open interface rep0 (no ofport yet)"}},
 	}})
 }
 

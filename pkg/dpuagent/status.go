@@ -28,15 +28,21 @@ func setPhase(st *ovndpuv1.PortStatus, phase ovndpuv1.Phase, reason string) {
 
 // observe derives the phase of a plugged interface: READY only when
 // ovn-controller has installed its flows (ovn-installed=true) and claimed
-// the binding for this chassis.
+// the binding for this chassis. Until ovs-vswitchd has opened the
+// interface (an ofport) ovn-controller does neither, so that is what the
+// port waits for then — the planner makes an error saying the device is
+// missing a representor gone (representorGone).
 func observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r request, id chassisIdentity) {
 	st.Representor = iface.Name
-	if iface.Ofport != nil && *iface.Ofport > 0 {
+	opened := iface.Ofport != nil && *iface.Ofport > 0
+	if opened {
 		st.Ofport = int64(*iface.Ofport)
 	}
 	switch {
 	case iface.Error != nil && *iface.Error != "":
 		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("interface %s: %s", iface.Name, *iface.Error))
+	case !opened:
+		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, fmt.Sprintf("waiting for ovs-vswitchd to open interface %s (no ofport yet)", iface.Name))
 	case !r.claimed:
 		setPhase(st, ovndpuv1.Phase_PHASE_PLUGGED, fmt.Sprintf("waiting for ovn-controller to claim the binding on chassis %s", id.name))
 	case !vifplug.OVNInstalled(iface.ExternalIDs):

@@ -54,6 +54,19 @@ func DeletePort(c client.Client, bridge *vswitchd.Bridge, portUUID string) ([]ov
 	return mutateBridgePorts(c, bridge, ovsdb.MutateOperationDelete, portUUID)
 }
 
+// BumpNextCfg increments the Open_vSwitch row's next_cfg, as ovs-vsctl
+// does unless --no-wait: ovs-vswitchd sets cur_cfg to it once it has
+// applied the database as of that transaction, so cur_cfg >= the new
+// next_cfg tells that the transaction's changes reached the datapath.
+func BumpNextCfg(c client.Client, rootUUID string) ([]ovsdb.Operation, error) {
+	root := &vswitchd.OpenvSwitch{UUID: rootUUID}
+	ops, err := c.Where(root).Mutate(root, model.Mutation{Field: &root.NextCfg, Mutator: ovsdb.MutateOperationAdd, Value: 1})
+	if err != nil {
+		return nil, fmt.Errorf("increment next_cfg: %w", err)
+	}
+	return ops, nil
+}
+
 func mutateBridgePorts(c client.Client, bridge *vswitchd.Bridge, mutator ovsdb.Mutator, portUUID string) ([]ovsdb.Operation, error) {
 	ops, err := c.Where(&vswitchd.Bridge{UUID: bridge.UUID}).Mutate(bridge, model.Mutation{
 		Field: &bridge.Ports, Mutator: mutator, Value: []string{portUUID},
