@@ -166,6 +166,11 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	if err := a.resolveSwitch(ctx, ad); err != nil {
 		return err
 	}
+	if t := ad.conf.IPAMType; t != "" {
+		if err := a.ipam.Find(t, filepath.SplitList(ad.req.Path)); err != nil {
+			return invalidConfig(fmt.Sprintf("ipam.type %q: %v", t, err))
+		}
+	}
 	if err := checkMTU(ad); err != nil {
 		return err
 	}

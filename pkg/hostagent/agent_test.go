@@ -604,10 +604,23 @@ func TestDynamicAddressing(t *testing.T) {
 }
 
 func TestUnknownIPAMPluginIsAConfigError(t *testing.T) {
-	h := newHarness(t)
-	h.ipam.addErr = fmt.Errorf("%w: type %q, CNI_PATH %q", ipam.ErrPluginNotFound, "host-local", "/opt/cni/bin")
-	_, e := h.add("c1", netConf(""))
-	wantCode(t, e, 7, `ipam.type "host-local"`)
+	notFound := fmt.Errorf("%w: type %q, CNI_PATH %q", ipam.ErrPluginNotFound, "host-local", "/opt/cni/bin")
+	t.Run("found missing before anything is done", func(t *testing.T) {
+		h := newHarness(t)
+		h.ipam.findErr = notFound
+		_, e := h.add("c1", netConf(""))
+		wantCode(t, e, 7, `ipam.type "host-local"`)
+		h.wantJournal()
+	})
+	t.Run("gone by the time it runs", func(t *testing.T) {
+		h := newHarness(t)
+		h.ipam.addErr = notFound
+		_, e := h.add("c1", netConf(""))
+		wantCode(t, e, 7, `ipam.type "host-local"`)
+		if h.nb.count() != 0 || h.plumber.placed() != 0 {
+			t.Errorf("left %d LSPs, %d VFs in pods", h.nb.count(), h.plumber.placed())
+		}
+	})
 }
 
 func TestGC(t *testing.T) {

@@ -34,6 +34,9 @@ type Plumber interface {
 
 // IPAM runs the network's IPAM delegate (*ipam.Delegate).
 type IPAM interface {
+	// Find reports a plugin type that is not on CNI_PATH (wrapping
+	// ipam.ErrPluginNotFound).
+	Find(pluginType string, path []string) error
 	Add(ctx context.Context, req ipam.Request) (*current.Result, error)
 	Del(ctx context.Context, req ipam.Request) error
 	Check(ctx context.Context, req ipam.Request) error

@@ -162,12 +162,13 @@ func (p *fakePlumber) placed() int {
 
 // fakeIPAM hands out 10.0.0.N/24 and tracks leases by container/ifname.
 type fakeIPAM struct {
-	j      *journal
-	mu     sync.Mutex
-	next   int
-	leases map[string]string
-	addErr error
-	delErr error
+	j       *journal
+	mu      sync.Mutex
+	next    int
+	leases  map[string]string
+	addErr  error
+	delErr  error
+	findErr error // what Find reports
 	// checkErr and statusErr fail CHECK and STATUS; gcValid is the list
 	// the last GC was given.
 	checkErr, statusErr error
@@ -177,6 +178,8 @@ type fakeIPAM struct {
 	addStarted chan struct{}
 	release    chan struct{}
 }
+
+func (f *fakeIPAM) Find(string, []string) error { return f.findErr }
 
 func (f *fakeIPAM) Check(_ context.Context, req ipam.Request) error {
 	f.j.add("ipam.check %s/%s", req.ContainerID, req.IfName)

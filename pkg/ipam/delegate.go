@@ -100,6 +100,26 @@ func (d *Delegate) Status(ctx context.Context, req Request) error {
 	return d.runWithoutResult(ctx, "STATUS", &req)
 }
 
+// Find reports whether pluginType is on path, as Add would look it up: an
+// ADD asks before it changes anything, so a typo in ipam.type is a config
+// error with nothing to undo.
+func (d *Delegate) Find(pluginType string, path []string) error {
+	ex := d.Exec
+	if ex == nil {
+		ex = &invoke.DefaultExec{RawExec: &invoke.RawExec{}}
+	}
+	_, err := find(ex, pluginType, path)
+	return err
+}
+
+func find(ex invoke.Exec, pluginType string, path []string) (string, error) {
+	pluginPath, err := ex.FindInPath(pluginType, path)
+	if err != nil {
+		return "", fmt.Errorf("%w: type %q, CNI_PATH %q: %v", ErrPluginNotFound, pluginType, strings.Join(path, string(os.PathListSeparator)), err)
+	}
+	return pluginPath, nil
+}
+
 func (d *Delegate) runWithoutResult(ctx context.Context, command string, req *Request) error {
 	return d.run(ctx, command, req, func(ex invoke.Exec, path string, env envArgs) error {
 		return invoke.ExecPluginWithoutResult(ctx, path, req.NetConf, env, ex)
@@ -119,9 +139,9 @@ func (d *Delegate) run(ctx context.Context, command string, req *Request, do exe
 		// concurrent requests.
 		ex = &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: &stderr}}
 	}
-	pluginPath, err := ex.FindInPath(req.PluginType, req.Path)
+	pluginPath, err := find(ex, req.PluginType, req.Path)
 	if err != nil {
-		return fmt.Errorf("%w: type %q, CNI_PATH %q: %v", ErrPluginNotFound, req.PluginType, strings.Join(req.Path, string(os.PathListSeparator)), err)
+		return err
 	}
 	if err := do(ex, pluginPath, d.environ(command, req)); err != nil {
 		// Wrapped, not flattened, so a *types.Error keeps its code and
