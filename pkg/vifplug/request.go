@@ -1,11 +1,13 @@
 package vifplug
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Bounds of the values a request carries.
@@ -68,67 +70,156 @@ func Requests(options map[string]string, name, hostname string) bool {
 }
 
 // OptionError says which option of a request is missing or malformed and
-// what it should be.
+// what it should be. Its message quotes at most MaxQuotedValue bytes of
+// the value and is never longer than MaxErrorLen bytes, however long the
+// value: it becomes a port's ERROR reason, which travels in every status
+// of the port, in logs and in CNI errors.
 type OptionError struct {
 	Option string
-	Value  string // as found; "" when missing
-	Want   string
+	// Missing: the option is absent (Value and Len are then empty).
+	Missing bool
+	// Value is the value as found, cut to at most MaxQuotedValue bytes
+	// (at a character boundary); Len is its full length in bytes.
+	Value string
+	Len   int
+	Want  string
 }
 
+// Bounds of an OptionError's message.
+const (
+	// MaxQuotedValue is how many bytes of a bad value a message quotes.
+	MaxQuotedValue = 64
+	// MaxErrorLen bounds the length of an OptionError's message in bytes.
+	MaxErrorLen = 512
+)
+
 func (e *OptionError) Error() string {
-	if e.Value == "" {
+	if e.Missing {
 		return fmt.Sprintf("option %s is missing: set it to %s", e.Option, e.Want)
 	}
-	return fmt.Sprintf("option %s=%q is not %s", e.Option, e.Value, e.Want)
+	return fmt.Sprintf("option %s=%s is not %s", e.Option, e.quoted(), e.Want)
+}
+
+// quoted is the value as a message shows it: quoted, and when it was cut,
+// followed by an ellipsis and its full length.
+func (e *OptionError) quoted() string {
+	v := strconv.Quote(e.Value)
+	if e.Len > len(e.Value) {
+		v += fmt.Sprintf("… (%d bytes)", e.Len)
+	}
+	return v
+}
+
+// badValue is the OptionError for option's value s.
+func badValue(option, s, want string) *OptionError {
+	// A copy: a substring would keep a huge value alive with the error.
+	return &OptionError{Option: option, Value: strings.Clone(cut(s, MaxQuotedValue)), Len: len(s), Want: want}
+}
+
+// cut returns at most n bytes of s, ending at a character boundary when s
+// is valid UTF-8 there.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for back := 1; back < utf8.UTFMax && i > 0 && !utf8.RuneStart(s[i]); back++ {
+		i--
+	}
+	if !utf8.RuneStart(s[i]) {
+		i = n // not UTF-8 here: cut anywhere
+	}
+	return s[:i]
 }
 
 // What each option must be, as the errors say it.
 const (
-	wantPFMAC = "a MAC address like 0c:42:a1:00:00:01 (the host PF's MAC)"
-	wantVFNum = "a decimal VF index from 0 to 65535"
+	wantPFMAC          = "a MAC address like 0c:42:a1:00:00:01 (the host PF's MAC)"
+	wantPFMACLen       = "a MAC address of 6 bytes like 0c:42:a1:00:00:01 (the host PF's MAC; this address has %d)"
+	wantPFMACUnicast   = "a unicast MAC address (the host PF's MAC is never multicast or broadcast)"
+	wantPFMACNonZero   = "a MAC address other than 00:00:00:00:00:00 (the host PF's MAC)"
+	wantDigitsOnlyNote = ", in digits only (no sign, space or leading zero)"
 )
 
-var wantMTU = fmt.Sprintf("an MTU from %d to %d", MinMTU, MaxMTU)
+var (
+	wantVFNum = fmt.Sprintf("a decimal VF index from 0 to %d%s", MaxVFNum, wantDigitsOnlyNote)
+	wantMTU   = fmt.Sprintf("an MTU from %d to %d%s", MinMTU, MaxMTU, wantDigitsOnlyNote)
+)
 
 // ParseOptions reads a representor request from LSP (or Port_Binding)
 // options. The error is an *OptionError naming the first bad option, in the
 // order pf-mac, vf-num, MTU; the request's Chassis is set regardless.
+//
+// It is strict where OVN's own representor provider (ovn-vif) is lax:
+// that one reads vf-num with strtol into a 16-bit integer and looks up
+// whatever comes out, so "seven", "" (before ovn-vif 26.03), "65536",
+// "0x1" and "1x" name VF 0 or 1 there. Here vf-num and the MTU are
+// decimal digits only, in range, without sign, space or leading zero (so
+// that Options renders them as found), and pf-mac is a 6-byte unicast MAC
+// other than all-zero.
 func ParseOptions(options map[string]string) (Request, error) {
 	r := Request{Chassis: options[OptRequestedChassis]}
 	var err error
-	if r.PFMAC, err = parsePFMAC(options[OptPFMAC]); err != nil {
+	if r.PFMAC, err = parsePFMAC(options); err != nil {
 		return r, err
 	}
-	if r.VFNum, err = parseInt(OptVFNum, options[OptVFNum], 0, MaxVFNum, wantVFNum, true); err != nil {
+	if r.VFNum, err = parseDecimal(options, OptVFNum, 0, MaxVFNum, wantVFNum, true); err != nil {
 		return r, err
 	}
-	r.MTU, err = parseInt(OptMTURequest, options[OptMTURequest], MinMTU, MaxMTU, wantMTU, false)
+	r.MTU, err = parseDecimal(options, OptMTURequest, MinMTU, MaxMTU, wantMTU, false)
 	return r, err
 }
 
-func parsePFMAC(s string) (net.HardwareAddr, error) {
-	if s == "" {
-		return nil, &OptionError{Option: OptPFMAC, Want: wantPFMAC}
+func parsePFMAC(options map[string]string) (net.HardwareAddr, error) {
+	s, ok := options[OptPFMAC]
+	if !ok {
+		return nil, &OptionError{Option: OptPFMAC, Missing: true, Want: wantPFMAC}
 	}
 	mac, err := net.ParseMAC(s)
-	if err != nil || len(mac) != 6 {
-		return nil, &OptionError{Option: OptPFMAC, Value: s, Want: wantPFMAC}
+	switch {
+	case err != nil:
+		return nil, badValue(OptPFMAC, s, wantPFMAC)
+	case len(mac) != 6:
+		return nil, badValue(OptPFMAC, s, fmt.Sprintf(wantPFMACLen, len(mac)))
+	case mac[0]&1 != 0:
+		return nil, badValue(OptPFMAC, s, wantPFMACUnicast)
+	case bytes.Equal(mac, make(net.HardwareAddr, 6)):
+		return nil, badValue(OptPFMAC, s, wantPFMACNonZero)
 	}
 	return mac, nil
 }
 
-// parseInt reads a decimal option within [lo, hi]; an absent optional one
-// is 0.
-func parseInt(option, s string, lo, hi int, want string, required bool) (int, error) {
-	if s == "" {
-		if required {
-			return 0, &OptionError{Option: option, Want: want}
-		}
+// parseDecimal reads option as decimal digits within [lo, hi], spelled as
+// strconv.Itoa spells them. An optional option that is absent or empty is
+// 0 (OVN reads an empty vif-plug-mtu-request as none, too).
+func parseDecimal(options map[string]string, option string, lo, hi int, want string, required bool) (int, error) {
+	s, ok := options[option]
+	switch {
+	case !ok && required:
+		return 0, &OptionError{Option: option, Missing: true, Want: want}
+	case s == "" && !required:
 		return 0, nil
+	}
+	if !canonicalDecimal(s, len(strconv.Itoa(hi))) {
+		return 0, badValue(option, s, want)
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
-		return 0, &OptionError{Option: option, Value: s, Want: want}
+		return 0, badValue(option, s, want)
 	}
 	return n, nil
+}
+
+// canonicalDecimal reports whether s is 1 to maxDigits ASCII digits
+// without a leading zero (but "0").
+func canonicalDecimal(s string, maxDigits int) bool {
+	if s == "" || len(s) > maxDigits || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
