@@ -202,6 +202,19 @@ func TestShortBlipKeepsWaiting(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := c.WaitReady(waitCtx(t, 30*time.Second), "p1", "a1"); done <- err }()
 	first.srv.Stop()
+	waitDrop(t, c)
+	start := time.Now()
+	second := startAgent(t, socket, portstatus.NewStore())
+	second.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_READY, ""))
+	if err := <-done; err != nil {
+		t.Fatalf("WaitReady across a short blip: %v", err)
+	}
+	t.Logf("stream back and verdict in %v after the agent returned", time.Since(start))
+}
+
+// waitDrop waits until c has seen its stream drop.
+func waitDrop(t *testing.T, c *Client) {
+	t.Helper()
 	if err := eventually(10*time.Second, func() error {
 		if c.Connected() == nil {
 			return errors.New("the drop is not seen yet")
@@ -210,13 +223,6 @@ func TestShortBlipKeepsWaiting(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	second := startAgent(t, socket, portstatus.NewStore())
-	second.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_READY, ""))
-	if err := <-done; err != nil {
-		t.Fatalf("WaitReady across a short blip: %v", err)
-	}
-	t.Logf("stream back and verdict in %v after the agent returned", time.Since(start))
 }
 
 // eventually polls f until it returns nil or d passes.
@@ -228,5 +234,42 @@ func eventually(d time.Duration, f func() error) error {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// PortStatus (what CHECK reads) waits out a short blip for the new
+// agent's snapshot, and after the grace says the DPU is unreachable.
+func TestPortStatusAcrossABlip(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "a.sock")
+	first := startAgent(t, socket, portstatus.NewStore())
+	first.store.Set(status("p1", "a1", "h1", ovndpuv1.Phase_PHASE_READY, ""))
+	const grace = 2 * time.Second
+	c := followWith(t, socket, "h1", WithDownGrace(grace))
+	if err := eventually(10*time.Second, c.Connected); err != nil {
+		t.Fatal(err)
+	}
+	first.srv.Stop()
+	waitDrop(t, c)
+	got := make(chan *ovndpuv1.PortStatus, 1)
+	go func() {
+		st, err := c.PortStatus(waitCtx(t, 30*time.Second), "p1")
+		if err != nil {
+			t.Errorf("PortStatus across a short blip: %v", err)
+		}
+		got <- st
+	}()
+	second := startAgent(t, socket, portstatus.NewStore())
+	second.store.Set(status("p1", "a2", "h1", ovndpuv1.Phase_PHASE_READY, ""))
+	if st := <-got; st.GetAttachmentId() != "a2" {
+		t.Errorf("PortStatus = %v, want the new agent's snapshot (attachment a2)", st)
+	}
+	second.srv.Stop()
+	waitDrop(t, c)
+	start := time.Now()
+	if _, err := c.PortStatus(waitCtx(t, 30*time.Second), "p1"); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("PortStatus with the agent gone: %v, want ErrUnreachable", err)
+	}
+	if took := time.Since(start); took > grace+5*time.Second {
+		t.Errorf("gave up after %v; the grace is %v", took, grace)
 	}
 }

@@ -87,13 +87,20 @@ func (c *Client) describe(lsp, attachment string) string {
 	}
 }
 
-// PortStatus is what the DPU last reported for lsp (nil when nothing), or
-// an error while the stream is not in sync, when there is no telling.
-func (c *Client) PortStatus(lsp string) (*ovndpuv1.PortStatus, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.synced {
+// PortStatus is what the DPU last reported for lsp (nil when nothing). A
+// stream out of sync (a DPU agent restarting) gets the grace period to
+// come back, as WaitReady does; after it, or when ctx ends first, the
+// error says there is no telling.
+func (c *Client) PortStatus(ctx context.Context, lsp string) (*ovndpuv1.PortStatus, error) {
+	if err := c.waitStream(ctx, func() bool { return c.synced }); err != nil {
+		if errors.Is(err, ErrUnreachable) {
+			return nil, err
+		}
+		c.mu.Lock() // ctx ended during an outage shorter than the grace
+		defer c.mu.Unlock()
 		return nil, c.downErr()
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.ports[lsp], nil
 }

@@ -59,7 +59,7 @@ func (a *Agent) check(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.L
 	if err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot read the attachment's logical switch port from OVN NB", err.Error())
 	}
-	dpuDiff, err := a.checkDPU(att)
+	dpuDiff, err := a.checkDPU(ctx, att)
 	if err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot check the attachment's DPU status", err.Error())
 	}
@@ -166,8 +166,8 @@ func deref(s *string) string {
 
 // checkDPU looks at what the DPU reports for the port now; err is for the
 // stream being out of sync, when there is no telling.
-func (a *Agent) checkDPU(att *hoststate.Attachment) (diff, err error) {
-	st, err := a.dpu.PortStatus(att.LSPName)
+func (a *Agent) checkDPU(ctx context.Context, att *hoststate.Attachment) (diff, err error) {
+	st, err := a.dpu.PortStatus(ctx, att.LSPName)
 	switch {
 	case err != nil:
 		return nil, err

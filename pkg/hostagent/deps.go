@@ -84,8 +84,8 @@ type DPU interface {
 	WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error)
 	WaitGone(ctx context.Context, lsp, attachment string) error
 	// PortStatus is what the DPU last reported for lsp (nil: nothing), or
-	// an error while the stream is not in sync.
-	PortStatus(lsp string) (*ovndpuv1.PortStatus, error)
+	// an error while the stream is not in sync (after a grace to resync).
+	PortStatus(ctx context.Context, lsp string) (*ovndpuv1.PortStatus, error)
 	// Registered asks the DPU agent now whether its chassis is registered
 	// in OVN SB.
 	Registered(ctx context.Context) error

@@ -458,7 +458,7 @@ func (d *fakeDPU) forget(lsp string) {
 	delete(d.ports, lsp)
 }
 
-func (d *fakeDPU) PortStatus(lsp string) (*ovndpuv1.PortStatus, error) {
+func (d *fakeDPU) PortStatus(_ context.Context, lsp string) (*ovndpuv1.PortStatus, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.ports[lsp], nil

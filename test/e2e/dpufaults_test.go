@@ -133,6 +133,16 @@ func stayedReady(t *testing.T, w *testbed.Watcher, since int, p *faultPod) {
 	}
 }
 
+// undisturbed checks that p's port stayed READY since event since on the
+// same interface row (iface, its _uuid then).
+func (e *env) undisturbed(t *testing.T, w *testbed.Watcher, since int, p *faultPod, iface string) {
+	t.Helper()
+	stayedReady(t, w, since, p)
+	if now := e.ifaceRow(t, p.vf.Representor, "_uuid"); now != iface {
+		t.Errorf("pod %s's interface was re-created: %s, was %s", p.name, now, iface)
+	}
+}
+
 // detachAll DELs every pod and checks that nothing is left (nothingLeftOf).
 func (e *env) detachAll(t *testing.T, pods ...*faultPod) {
 	t.Helper()
@@ -304,10 +314,7 @@ func TestDPUSurpriseRepresentorDeleted(t *testing.T) {
 	t.Logf("representor back in devlink -> READY in %v", time.Since(back).Round(time.Millisecond))
 	e.pingAll(t, a, b)
 
-	stayedReady(t, w, since, a)
-	if now := e.ifaceRow(t, a.vf.Representor, "_uuid"); now != aIface {
-		t.Errorf("pod a's interface was re-created: %s, was %s", now, aIface)
-	}
+	e.undisturbed(t, w, since, a, aIface)
 	e.detachAll(t, a, b)
 }
 
@@ -351,10 +358,7 @@ func TestDPUSurpriseOperatorDeletesPort(t *testing.T) {
 		t.Errorf("no status said the port was being restored: %v", w.Events()[since:])
 	}
 	e.pingAll(t, a, b)
-	stayedReady(t, w, since, a)
-	if now := e.ifaceRow(t, a.vf.Representor, "_uuid"); now != aIface {
-		t.Errorf("pod a's interface was re-created: %s, was %s", now, aIface)
-	}
+	e.undisturbed(t, w, since, a, aIface)
 	e.detachAll(t, a, b)
 }
 
