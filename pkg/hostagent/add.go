@@ -142,36 +142,14 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
 	ad.conf.DeviceID = norm
-	prev, err := a.state.Load(key)
-	switch {
-	case err == nil:
-		// A repeated ADD: the runtime did not DEL the first one. Undo it
-		// rather than stack a second attachment on the same key.
-		ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
-		if err := a.undo(ctx, prev, ad.req, ad.log, untilDeadline(ctx, a.opts.delTimeout)); err != nil {
-			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("the previous attachment %s of %s could not be undone yet",
-				prev.AttachmentID, key), err.Error())
-		}
-		if prev.UnplugPending {
-			return unplugPendingError(prev)
-		}
-	case !errors.Is(err, hoststate.ErrNotFound):
-		// Overwriting it would forget what it recorded: make DEL deal with it.
-		return fmt.Errorf("existing attachment state for %s is unreadable; DEL it first: %w", key, err)
+	if err := a.undoPrevious(ctx, ad, key); err != nil {
+		return err
 	}
 	vf, err := a.vfs.LookupVF(ad.conf.DeviceID)
 	if err != nil {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
-	if err := a.resolveSwitch(ctx, ad); err != nil {
-		return err
-	}
-	if t := ad.conf.IPAMType; t != "" {
-		if err := a.ipam.Find(t, filepath.SplitList(ad.req.Path)); err != nil {
-			return invalidConfig(fmt.Sprintf("ipam.type %q: %v", t, err))
-		}
-	}
-	if err := checkMTU(ad); err != nil {
+	if err := a.checkNetwork(ctx, ad); err != nil {
 		return err
 	}
 	a.awaitUnplugs(ctx, ad.conf.DeviceID, key)
@@ -211,6 +189,44 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	}
 	ad.clock.mark(stageVFResolved)
 	return nil
+}
+
+// undoPrevious undoes the attachment key already has: a repeated ADD,
+// whose runtime did not DEL the first one, must not stack a second
+// attachment on the same key.
+func (a *Agent) undoPrevious(ctx context.Context, ad *addition, key hoststate.Key) error {
+	prev, err := a.state.Load(key)
+	switch {
+	case errors.Is(err, hoststate.ErrNotFound):
+		return nil
+	case err != nil:
+		// Overwriting it would forget what it recorded: make DEL deal with it.
+		return fmt.Errorf("existing attachment state for %s is unreadable; DEL it first: %w", key, err)
+	}
+	ad.log.Warn("ADD for an existing attachment; undoing the previous one first", "attachment", prev.AttachmentID)
+	if err := a.undo(ctx, prev, ad.req, ad.log, untilDeadline(ctx, a.opts.delTimeout)); err != nil {
+		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("the previous attachment %s of %s could not be undone yet",
+			prev.AttachmentID, key), err.Error())
+	}
+	if prev.UnplugPending {
+		return unplugPendingError(prev)
+	}
+	return nil
+}
+
+// checkNetwork refuses, before anything is done, what the network cannot
+// take: a switch that does not exist or cannot assign addresses, an IPAM
+// type with no plugin, an MTU too small for the addresses.
+func (a *Agent) checkNetwork(ctx context.Context, ad *addition) error {
+	if err := a.resolveSwitch(ctx, ad); err != nil {
+		return err
+	}
+	if t := ad.conf.IPAMType; t != "" {
+		if err := a.ipam.Find(t, filepath.SplitList(ad.req.Path)); err != nil {
+			return invalidConfig(fmt.Sprintf("ipam.type %q: %v", t, err))
+		}
+	}
+	return checkMTU(ad)
 }
 
 func vfLookupError(deviceID string, err error) error {
@@ -469,8 +485,8 @@ func (a *Agent) portLine(ctx context.Context, ad *addition, addr *addressing) (e
 // port security admits any address from the pod's MAC, and the pod has
 // no address yet.
 func (a *Agent) completeLSP(ctx context.Context, ad *addition) error {
-	if len(ad.res.IPs) == 0 {
-		return nil
+	if len(ad.res.IPs) == 0 || ad.staticAddresses() {
+		return nil // none, or written with the LSP (lspFor)
 	}
 	entry := []string{portSecurity(ad.mac, ad.res.IPs)}
 	if err := a.nb.SetAddresses(ctx, ad.att.LSPName, ad.att.AttachmentID, entry, entry); err != nil {
@@ -567,11 +583,23 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 // lspFor is the LSP of the attachment as first written, before any
 // address is known: addresses and port security name the MAC alone, or
 // "MAC dynamic" when OVN assigns the addresses. completeLSP and
-// learnDynamic add them.
+// learnDynamic add them. Addresses runtimeConfig.ips gives are known
+// before anything runs, so they go in at once: one NB write per ADD
+// instead of two (each write is a RAFT commit and a northd run; see
+// "Fleet scale" in docs/scale.md).
 func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	addresses, ps := ad.mac.String(), ad.mac.String()
 	if ad.dynamic != nil {
 		addresses += " dynamic"
+	}
+	if ad.staticAddresses() {
+		// From the config, not ad.res: allocate fills that concurrently.
+		ips := make([]*current.IPConfig, len(ad.conf.IPs))
+		for i, ipn := range ad.conf.IPs {
+			ips[i] = &current.IPConfig{Address: *ipn}
+		}
+		addresses = portSecurity(ad.mac, ips)
+		ps = addresses
 	}
 	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, VFNum: ad.vf.VFIndex, MTU: ad.conf.MTU}.Options()
 	ids := vifplug.Attachment{
@@ -581,6 +609,12 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	}.ExternalIDs()
 	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{addresses},
 		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
+}
+
+// staticAddresses reports whether the pod's addresses are runtimeConfig.ips,
+// known before the ADD runs (no IPAM delegate, not OVN's).
+func (ad *addition) staticAddresses() bool {
+	return ad.conf.IPAMType == "" && len(ad.conf.IPs) > 0
 }
 
 // moveInRequest is the VF's move into the pod, its addresses from
