@@ -9,7 +9,7 @@ DEB_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping pr
 TEST_FLAGS ?= -count=1 -p 1 -timeout 15m
 GENERATED := pkg/ovsdb/nbdb pkg/ovsdb/sbdb pkg/ovsdb/vswitchd proto/ovndpu/v1
 
-.PHONY: all deps build test unit fuzz churn test-faults bench generate check-generated lint demo clean tools
+.PHONY: all deps build test unit fuzz churn test-faults bench scale generate check-generated lint demo clean tools
 
 all: build
 
@@ -90,6 +90,22 @@ bench: deps build
 	$(GO) test -p 1 -run '^$$' -bench . -skip 'WithForeignBindings' -benchmem -count=1 ./...
 	$(GO) test -p 1 -run '^$$' -bench 'WithForeignBindings' -benchtime=1x -count=1 -timeout 30m ./test/...
 	$(GO) run ./test/cmd/ovn-dpu-bench --svg=$(BENCH_SVG) $(BENCH_ARGS)
+
+# scale is the fleet-scale measurement (test/scale, not in CI): for each
+# N of SCALE_N, clustered NB and SB (3 members each, a relay in front of
+# each) serve N real host agents and N real DPU agents (own OVS DB each,
+# ovn-controller simulated) while each host attaches and detaches pods.
+# Prints latency, per-session and per-operation costs on the central
+# servers, and one summary line per N; writes the plot to SCALE_SVG.
+# SCALE_ARGS go to ovn-dpu-scale (e.g. --pods=10). Only the full run
+# replaces the README's plot; other sizes plot to SCALE_SVG if given.
+SCALE_N ?= 10,50,100
+ifeq ($(SCALE_N),10,50,100)
+SCALE_SVG ?= docs/perf/scale.svg
+endif
+SCALE_ARGS ?=
+scale: deps build
+	ODPU_BIN_DIR=$(BIN) $(GO) run ./test/cmd/ovn-dpu-scale --n=$(SCALE_N) $(if $(SCALE_SVG),--svg=$(SCALE_SVG)) $(SCALE_ARGS)
 
 generate: tools
 	PATH=$(TOOLS):$$PATH $(GO) generate $(addprefix ./,$(addsuffix /...,$(GENERATED)))

@@ -893,3 +893,20 @@ func TestAddBudgetLeavesTheCallerTimeToHearTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestAddWithStaticIPsWritesTheLSPOnce: addresses runtimeConfig.ips gives
+// are known up front, so the LSP is created with them and never updated
+// (one NB write per ADD; see docs/scale.md).
+func TestAddWithStaticIPsWritesTheLSPOnce(t *testing.T) {
+	h := newHarness(t)
+	conf := []byte(`{"cniVersion":"1.1.0","name":"net1","type":"ovn-dpu-cni","logicalSwitch":"ls0","deviceID":"` +
+		testDevice + `","mtu":1400,"runtimeConfig":{"ips":["10.0.0.7/24"]}}`)
+	if _, e := h.add("c1", conf); e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	h.wantJournal([]string{createdLSP, moveIn}, []string{"dpu.ready " + testLSP})
+	lsp := h.nb.lsp(testLSP)
+	if want := []string{"0e:00:00:00:00:05 10.0.0.7"}; !slices.Equal(lsp.Addresses, want) || !slices.Equal(lsp.PortSecurity, want) {
+		t.Errorf("addresses %v port_security %v, want %v", lsp.Addresses, lsp.PortSecurity, want)
+	}
+}
