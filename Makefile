@@ -3,13 +3,13 @@ SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
 TOOLS := $(BIN)/tools
-DEB_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping protobuf-compiler libprotobuf-dev
+DEB_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping protobuf-compiler libprotobuf-dev systemd
 # Integration tests start real OVN daemons; run packages one at a time so two
 # beds never compete for the 2 cores CI has.
 TEST_FLAGS ?= -count=1 -p 1 -timeout 15m
 GENERATED := pkg/ovsdb/nbdb pkg/ovsdb/sbdb pkg/ovsdb/vswitchd proto/ovndpu/v1
 
-.PHONY: all deps build test unit fuzz churn test-faults bench scale generate check-generated lint demo clean tools
+.PHONY: all deps build test unit fuzz churn test-faults bench scale generate check-generated lint demo clean tools image
 
 all: build
 
@@ -106,6 +106,19 @@ endif
 SCALE_ARGS ?=
 scale: deps build
 	ODPU_BIN_DIR=$(BIN) $(GO) run ./test/cmd/ovn-dpu-scale --n=$(SCALE_N) $(if $(SCALE_SVG),--svg=$(SCALE_SVG)) $(SCALE_ARGS)
+
+# image builds the multi-arch (linux/amd64, linux/arm64) OCI image as an
+# OCI layout directory in IMAGE_OUT and prints its name and index digest
+# (docs/image.md). Reproducible: the binaries are built -trimpath and every
+# time in it is SOURCE_DATE_EPOCH (default: the last commit's time). The
+# static busybox it ships is Debian's, fetched once into IMAGE_DEPS.
+IMAGE_OUT ?= $(BIN)/image
+IMAGE_DEPS ?= $(BIN)/image-deps
+image:
+	./build/image/fetch-busybox.sh $(IMAGE_DEPS)
+	@rev=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD || rev=$$rev-dirty; }; \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)} \
+		$(GO) run ./build/image --out=$(IMAGE_OUT) --busybox-dir=$(IMAGE_DEPS) --revision=$$rev
 
 generate: tools
 	PATH=$(TOOLS):$$PATH $(GO) generate $(addprefix ./,$(addsuffix /...,$(GENERATED)))

@@ -1,5 +1,7 @@
 // Command ovn-dpu-agent runs on the DPU: it plugs the representors OVN asks
 // for into br-int and streams each port's status. Flags: docs/contract.md.
+// `ovn-dpu-agent ports` asks the running agent for its ports' status
+// (docs/status.md).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
 	"github.com/ovn-dpu/ovn-dpu/pkg/portstatus"
+	"github.com/ovn-dpu/ovn-dpu/pkg/statuscmd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
@@ -25,6 +28,7 @@ import (
 
 type flags struct {
 	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel, metrics string
+	adminSocket                                                                          string
 	representorWait                                                                      time.Duration
 	probeInterval                                                                        time.Duration
 	tls                                                                                  cmdutil.TLSFlags
@@ -44,6 +48,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.plugger, "plugger", "agent", "who plugs representors: agent, or ovn-controller (observe only)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
+	fs.StringVar(&f.adminSocket, "admin-socket", statuscmd.DefaultDPUAdminSocket,
+		"unix socket (mode 0600) serving the read-only status commands ('ovn-dpu-agent ports'); empty: off")
 	fs.DurationVar(&f.representorWait, "representor-wait", dpuagent.DefaultRepresentorWait,
 		"how long a port whose representor is missing stays PENDING before ERROR")
 	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
@@ -62,6 +68,9 @@ func parseFlags(args []string) (flags, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == statuscmd.PortsCommand {
+		os.Exit(statuscmd.RunPorts(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	f, err := parseFlags(os.Args[1:])
 	cmdutil.Main("ovn-dpu-agent", err, f.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, f, log) })
 }
@@ -93,8 +102,20 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	srv := grpc.NewServer(append(f.keepalive.ServerOptions(), grpc.Creds(creds))...)
 	agent.RegisterGRPC(srv, watchScope(f.tls.Insecure)...)
-	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure)
-	return cmdutil.Serve(ctx, srv, lis, agent.Run)
+	runAll := agent.Run
+	if f.adminSocket != "" {
+		adminLis, err := statuscmd.ListenAdmin(f.adminSocket, log)
+		if err != nil {
+			lis.Close()
+			return err
+		}
+		admin := grpc.NewServer()
+		agent.RegisterAdmin(admin)
+		runAll = func(ctx context.Context) error { return cmdutil.Serve(ctx, admin, adminLis, agent.Run) }
+	}
+	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure,
+		"admin_socket", f.adminSocket)
+	return cmdutil.Serve(ctx, srv, lis, runAll)
 }
 
 func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloader, error) {

@@ -1,6 +1,8 @@
 // Command ovn-dpu-host-agent runs on the host: it serves the CNI plugin on a
 // unix socket, writes Logical_Switch_Port requests to OVN NB, moves VFs into
 // pods and waits for the DPU agent's verdict. Flags: docs/contract.md.
+// `ovn-dpu-host-agent attachments` asks the running agent for its
+// attachments' status (docs/status.md).
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/conn"
+	"github.com/ovn-dpu/ovn-dpu/pkg/statuscmd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	"github.com/ovn-dpu/ovn-dpu/pkg/version"
@@ -64,6 +67,9 @@ func parseFlags(args []string) (flags, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == statuscmd.AttachmentsCommand {
+		os.Exit(statuscmd.RunAttachments(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	f, err := parseFlags(os.Args[1:])
 	cmdutil.Main("ovn-dpu-host-agent", err, f.logLevel, func(ctx context.Context, log *slog.Logger) error { return run(ctx, f, log) })
 }
@@ -110,6 +116,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	lis = cmdutil.RootPeersOnly(lis, log)
 	srv := grpc.NewServer(hostagent.ServerOptions()...)
 	ovndpuv1.RegisterHostAgentServer(srv, agent)
+	agent.RegisterAdmin(srv) // read-only: `ovn-dpu-host-agent attachments`
 	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
 	return cmdutil.Serve(ctx, srv, lis, agent.Run)
 }

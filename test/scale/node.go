@@ -192,7 +192,9 @@ func (n *node) startAgents(ctx context.Context, b *testbed.Bed, nbTarget, sbTarg
 	// needs no netdev of its own, and its socket is a path.
 	if n.dpu, err = b.StartProcess(fmt.Sprintf("n%d-dpu-agent", n.i), "", dpuBin, "--sb=unix:"+n.sbProxy.Listen,
 		"--ovs="+n.ovs, "--listen=unix:"+dpuSock, "--devlink-dump="+n.devlinkDump(), "--sysfs-root="+n.sysfsRoot(),
-		"--chassis="+n.chassis, "--insecure"); err != nil {
+		"--chassis="+n.chassis, "--insecure",
+		// Each its own admin socket: the default path would be shared.
+		"--admin-socket="+filepath.Join(n.dir, "admin.sock")); err != nil {
 		return err
 	}
 	if err := n.dpu.WaitLogged(ctx, agentWait); err != nil {

@@ -68,9 +68,11 @@ type DPUAgent struct {
 	bed    *Bed
 	d      *daemon
 	Socket string // gRPC on unix:Socket
-	Log    string
-	netns  string
-	argv   []string
+	// AdminSocket is its --admin-socket (admin.go).
+	AdminSocket string
+	Log         string
+	netns       string
+	argv        []string
 }
 
 // StartDPUAgent runs ovn-dpu-agent in the dpu namespace against the bed
@@ -87,8 +89,9 @@ func (b *Bed) StartDPUAgentIn(ctx context.Context, netns string, extra ...string
 	if err != nil {
 		return nil, err
 	}
-	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), netns: netns}
+	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), AdminSocket: b.adminSocket(), netns: netns}
 	a.argv = append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
+		"--admin-socket=" + a.AdminSocket,
 		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
 	return a, a.start(ctx)
 }
