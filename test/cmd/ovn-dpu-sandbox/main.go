@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,7 @@ func main() {
 
 type sandbox struct {
 	bed  *testbed.Bed
+	dpu  *testbed.DPUAgent
 	host *testbed.HostAgent
 }
 
@@ -98,6 +100,9 @@ func run(ctx context.Context, keep, clustered bool) error {
 		return err
 	}
 	step("pod-a connects to pod-b over TCP; %d KiB each way arrive intact: %v", testbed.TCPExchangeSize>>10, since(t0))
+	if err := s.showStatus(ctx); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Printf("sandbox dir %s (logs, databases); NB %s. Ctrl-C to tear down.\n", s.bed.Dir, s.bed.NBRemote)
 		if clustered {
@@ -143,7 +148,7 @@ func startSandbox(ctx context.Context, clustered bool) (*sandbox, error) {
 		return s, err
 	}
 	dpuAddr := bed.DPUAddr.String() + ":50151"
-	if _, err := bed.StartDPUAgent(ctx, "--listen="+dpuAddr, "--insecure=false", "--log-level=info",
+	if s.dpu, err = bed.StartDPUAgent(ctx, "--listen="+dpuAddr, "--insecure=false", "--log-level=info",
 		"--tls-cert="+dpuCert.Cert, "--tls-key="+dpuCert.Key, "--tls-ca="+dpuCert.CA); err != nil {
 		return s, err
 	}
@@ -171,7 +176,8 @@ func (s *sandbox) attach(ctx context.Context, pod string, i int) (string, error)
 		return "", err
 	}
 	t0 := time.Now()
-	r := s.bed.CNITool(ctx, "add", ns, s.netconf(i))
+	// As a Kubernetes runtime names the pod; the status commands show it.
+	r := s.bed.CNITool(ctx, "add", ns, s.netconf(i), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME="+pod)
 	took := since(t0)
 	if r.Err != nil {
 		return "", fmt.Errorf("cnitool add %s: %w: %s%s", pod, r.Err, r.Stdout, r.Stderr)
@@ -187,6 +193,28 @@ func (s *sandbox) attach(ctx context.Context, pod string, i int) (string, error)
 	step("cnitool add %s (VF 0000:10:01.%d): %v, address %s", pod, i, took, res.IPs[0].Address)
 	ip, _, _ := strings.Cut(res.IPs[0].Address, "/")
 	return ip, nil
+}
+
+// showStatus prints what both agents say they are doing, as an operator
+// asks them (docs/status.md).
+func (s *sandbox) showStatus(ctx context.Context) error {
+	ports, err := s.dpu.PortsCommand(ctx)
+	if err != nil {
+		return err
+	}
+	attachments, err := s.host.AttachmentsCommand(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cmd := range []*exec.Cmd{ports, attachments} {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, out)
+		}
+		step("%s %s", filepath.Base(cmd.Args[0]), cmd.Args[1])
+		fmt.Print(string(out))
+	}
+	return nil
 }
 
 // leaders names each clustered database's leader.
