@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/cniclient"
 	"github.com/ovn-dpu/ovn-dpu/pkg/netconf"
+	"github.com/ovn-dpu/ovn-dpu/pkg/sysfs"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -112,6 +113,13 @@ func (p *plugin) added(args *skel.CmdArgs, conf *netconf.Config, result []byte) 
 // DEL by the runtime a no-op.
 func (p *plugin) recordDevice(args *skel.CmdArgs, conf *netconf.Config, res *current.Result) error {
 	if conf.DeviceInfoFile == "" {
+		return nil
+	}
+	if sysfs.IsAuxiliaryDevice(conf.DeviceID) {
+		// An SF: the device information spec (1.1.0) has no type for an
+		// auxiliary device, and the SR-IOV device plugin writes no record
+		// for its auxNetDevice resources either; a "pci" record naming the
+		// parent PF would say the pod has the PF.
 		return nil
 	}
 	addr, err := deviceAddress(res, args.IfName, conf.DeviceID)

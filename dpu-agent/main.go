@@ -30,6 +30,7 @@ type flags struct {
 	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel, metrics string
 	adminSocket                                                                          string
 	representorWait                                                                      time.Duration
+	setFunctionMAC                                                                       bool
 	probeInterval                                                                        time.Duration
 	tls                                                                                  cmdutil.TLSFlags
 	keepalive                                                                            cmdutil.KeepaliveFlags
@@ -50,6 +51,9 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.adminSocket, "admin-socket", statuscmd.DefaultDPUAdminSocket,
 		"unix socket (mode 0600) serving the read-only status commands ('ovn-dpu-agent ports'); empty: off")
+	fs.BoolVar(&f.setFunctionMAC, "set-function-mac", false,
+		"before plugging a VF's representor, set its devlink port function hw_addr to the logical port's MAC "+
+			"(NICs whose host cannot set VF MACs, e.g. BlueField in restricted host mode); hosts then leave the VF's MAC alone")
 	fs.DurationVar(&f.representorWait, "representor-wait", dpuagent.DefaultRepresentorWait,
 		"how long a port whose representor is missing stays PENDING before ERROR")
 	fs.DurationVar(&f.probeInterval, "ovsdb-probe-interval", conn.DefaultProbeInterval,
@@ -134,7 +138,8 @@ func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloade
 		return cfg, err
 	}
 	cfg := dpuagent.Config{SBRemotes: sb, OVSRemote: ovs[0], Chassis: f.chassis, Bridge: f.bridge,
-		Plugger: dpuagent.Plugger(f.plugger), SysfsRoot: f.sysfsRoot, DevlinkDump: f.devlinkDump}
+		Plugger: dpuagent.Plugger(f.plugger), SysfsRoot: f.sysfsRoot, DevlinkDump: f.devlinkDump,
+		SetFunctionMAC: f.setFunctionMAC}
 	if cfg.SBTLS, err = tlsFor(sb); err != nil {
 		return cfg, nil, err
 	}

@@ -9,23 +9,61 @@ import (
 	"strings"
 )
 
-// Lookup failures. ErrNoPF and ErrNoVF mean the table has no such
-// representor now: terminal for a request once the table is complete, but
-// a caller that knows the table is still filling (or a VF is being created)
-// may treat them as transient. ErrAmbiguous means two ports claim the same
-// (PF MAC, VF): a DPU misconfiguration for the operator to fix.
+// Lookup failures. ErrNoPF, ErrNoVF, ErrNoSF and ErrNoPFPort mean the
+// table has no such representor now: terminal for a request once the table
+// is complete, but a caller that knows the table is still filling (or a
+// function is being created) may treat them as transient. ErrAmbiguous
+// means two ports claim the same (PF MAC, function): a DPU
+// misconfiguration for the operator to fix.
 var (
 	ErrNoPF      = errors.New("unknown PF")
 	ErrNoVF      = errors.New("unknown VF")
+	ErrNoSF      = errors.New("unknown SF")
+	ErrNoPFPort  = errors.New("the PF has no representor netdev (no pcipf port with a netdev)")
 	ErrAmbiguous = errors.New("ambiguous representor")
 )
+
+// Function names a function of a host PF to look up: a VF (Flavour PCIVF,
+// Num its vfnum), an SF (PCISF, its sfnum) or the PF itself (PCIPF).
+type Function struct {
+	Flavour Flavour
+	Num     uint32
+}
+
+// VF, SF and PF build the Function to look up.
+func VF(vfnum uint16) Function { return Function{Flavour: PCIVF, Num: uint32(vfnum)} }
+func SF(sfnum uint32) Function { return Function{Flavour: PCISF, Num: sfnum} }
+func PF() Function             { return Function{Flavour: PCIPF} }
+
+// String names the function as the LSP options do.
+func (f Function) String() string {
+	switch f.Flavour {
+	case PCIVF:
+		return fmt.Sprintf("vf-num %d", f.Num)
+	case PCISF:
+		return fmt.Sprintf("sf-num %d", f.Num)
+	case PCIPF:
+		return "the PF itself"
+	}
+	return fmt.Sprintf("flavour %s number %d", f.Flavour, f.Num)
+}
+
+func (f Function) vfNum() int {
+	if f.Flavour == PCIVF {
+		return int(f.Num)
+	}
+	return 0
+}
 
 // LookupError is what Lookup returns; errors.Is(err, ErrNoPF) etc. work on
 // it, and errors.As gives the request for operator messages.
 type LookupError struct {
 	PFMAC net.HardwareAddr
+	// VFNum is the VF looked up when Fn is a VF (or Fn is unset).
 	VFNum int
-	// Err is ErrNoPF, ErrNoVF or ErrAmbiguous.
+	// Fn is the function looked up; unset means VF VFNum.
+	Fn Function
+	// Err is ErrNoPF, ErrNoVF, ErrNoSF, ErrNoPFPort or ErrAmbiguous.
 	Err error
 	// detail says what the table does know, e.g. the known PFs.
 	detail string
@@ -36,8 +74,12 @@ func (e *LookupError) Error() string {
 	if errors.Is(e.Err, ErrAmbiguous) {
 		what = "no unique representor"
 	}
-	return fmt.Sprintf("%s for pf-mac %s vf-num %d on this DPU: %v (%s)",
-		what, macString(e.PFMAC), e.VFNum, e.Err, e.detail)
+	fn := e.Fn.String()
+	if e.Fn.Flavour == "" {
+		fn = fmt.Sprintf("vf-num %d", e.VFNum)
+	}
+	return fmt.Sprintf("%s for pf-mac %s %s on this DPU: %v (%s)",
+		what, macString(e.PFMAC), fn, e.Err, e.detail)
 }
 
 func (e *LookupError) Unwrap() error { return e.Err }
@@ -76,9 +118,9 @@ func joinCapped(items []string) string {
 	return strings.Join(items[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(items)-maxListed)
 }
 
-// vfRanges renders VF numbers compactly ("0-3,5,7-511"): a PF can have
-// hundreds of VFs and the message must stay readable.
-func vfRanges(vfs []uint16) string {
+// numRanges renders VF or SF numbers compactly ("0-3,5,7-511"): a PF can
+// have hundreds of VFs and the message must stay readable.
+func numRanges[N uint16 | uint32](vfs []N) string {
 	if len(vfs) == 0 {
 		return "none"
 	}

@@ -225,7 +225,7 @@ func checkComplete(t *testing.T, tbl *Table, ports []Port) {
 // a port the kernel's layout can express decodes the same once encoded
 // by the fixtures' generator.
 func FuzzDecodePortMessage(f *testing.F) {
-	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-del.hex"} {
+	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-sf-new.hex", "port-del.hex"} {
 		msgs, err := splitMessages(readNetlinkFixture(f, name))
 		if err != nil {
 			f.Fatal(err)
@@ -306,7 +306,7 @@ func kernelLayoutFits(p Port) bool {
 // with each message, devlink or rtnetlink; what splits must split the
 // same once written back with zero padding.
 func FuzzSplitMessages(f *testing.F) {
-	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-del.hex"} {
+	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-sf-new.hex", "port-del.hex"} {
 		f.Add(readNetlinkFixture(f, name))
 	}
 	link, _ := renderMessages("", linkMessage(rtmNewLink, 9, "pf0vf1"))

@@ -14,12 +14,15 @@ import (
 // identity it was matched by, for logs and status messages.
 type Representor struct {
 	Netdev string
-	// Handle is the VF port's devlink handle, "pci/0000:03:00.0/196609".
-	Handle     string
-	Device     string
+	// Handle is the port's devlink handle, "pci/0000:03:00.0/196609".
+	Handle string
+	Device string
+	// Flavour is PCIVF, PCISF or PCIPF: which function it stands for.
+	Flavour    Flavour
 	Controller uint32
 	PFNum      uint16
 	VFNum      uint16
+	SFNum      uint32
 	// PFMAC is the host PF MAC the representor was matched by.
 	PFMAC net.HardwareAddr
 }
@@ -63,6 +66,9 @@ type pfEntry struct {
 	// keys has more than one PF when several share a MAC.
 	keys []pfKey
 	vfs  map[uint16]*vfEntry
+	sfs  map[uint32]*vfEntry
+	// pf is the pcipf port's own representor; nil when it has no netdev.
+	pf *vfEntry
 }
 
 // index is immutable once built; lookups read it without locking.
@@ -84,6 +90,7 @@ type portGroups struct {
 	uplinks map[uplinkKey]string
 	pfs     map[pfKey]Port
 	vfs     map[pfKey][]Port
+	sfs     map[pfKey][]Port
 }
 
 func buildIndex(ports map[string]Port, sysfsRoot string) *index {
@@ -99,7 +106,7 @@ func buildIndex(ports map[string]Port, sysfsRoot string) *index {
 			idx.unresolved = append(idx.unresolved, fmt.Sprintf("%s: %v", key, err))
 			continue
 		}
-		idx.addPF(key, mac, g.vfs[key])
+		idx.addPF(key, mac, g)
 	}
 	idx.macs = slices.Sorted(maps.Keys(idx.printableMACs()))
 	idx.conflicts = idx.findConflicts()
@@ -113,6 +120,7 @@ func groupPorts(ports map[string]Port) portGroups {
 		uplinks: make(map[uplinkKey]string),
 		pfs:     make(map[pfKey]Port),
 		vfs:     make(map[pfKey][]Port),
+		sfs:     make(map[pfKey][]Port),
 	}
 	sorted := slices.AppendSeq(make([]Port, 0, len(ports)), maps.Values(ports))
 	slices.SortFunc(sorted, comparePorts)
@@ -138,6 +146,10 @@ func (g portGroups) add(p Port) {
 		if p.Netdev != "" { // nothing to plug
 			g.vfs[key] = append(g.vfs[key], p)
 		}
+	case PCISF:
+		if p.Netdev != "" {
+			g.sfs[key] = append(g.sfs[key], p)
+		}
 	}
 }
 
@@ -147,6 +159,9 @@ func (g portGroups) keys() []pfKey {
 		set[k] = true
 	}
 	for k := range g.vfs {
+		set[k] = true
+	}
+	for k := range g.sfs {
 		set[k] = true
 	}
 	return slices.SortedFunc(maps.Keys(set), comparePFKeys)
@@ -170,8 +185,9 @@ func (g portGroups) pfMAC(key pfKey, sysfsRoot string) (net.HardwareAddr, error)
 		}
 		return mac, nil
 	}
-	if !slices.ContainsFunc(g.vfs[key], func(p Port) bool { return !p.External }) {
-		return nil, errors.New("external VFs but no pcipf port naming their PF")
+	local := func(p Port) bool { return !p.External }
+	if !slices.ContainsFunc(g.vfs[key], local) && !slices.ContainsFunc(g.sfs[key], local) {
+		return nil, errors.New("external VFs or SFs but no pcipf port naming their PF")
 	}
 	if !hasUplink {
 		return nil, fmt.Errorf("no pcipf port and no physical port %d whose MAC is the PF's", key.pfnum)
@@ -179,35 +195,54 @@ func (g portGroups) pfMAC(key pfKey, sysfsRoot string) (net.HardwareAddr, error)
 	return netdevMAC(sysfsRoot, uplink)
 }
 
-func (idx *index) addPF(key pfKey, mac net.HardwareAddr, vfs []Port) {
+func (idx *index) addPF(key pfKey, mac net.HardwareAddr, g portGroups) {
 	idx.pfMACs[key] = mac.String()
 	e := idx.byMAC[string(mac)]
 	if e == nil {
-		e = &pfEntry{mac: mac, vfs: make(map[uint16]*vfEntry)}
+		e = &pfEntry{mac: mac, vfs: make(map[uint16]*vfEntry), sfs: make(map[uint32]*vfEntry)}
 		idx.byMAC[string(mac)] = e
 	}
 	e.keys = append(e.keys, key)
-	for _, vf := range vfs {
-		e.addVF(vf)
+	if pf, ok := g.pfs[key]; ok && pf.Netdev != "" {
+		addRep(&e.pf, e.representor(pf))
+	}
+	for _, vf := range g.vfs[key] {
+		addFunction(e, e.vfs, vf.VFNum, vf)
+	}
+	for _, sf := range g.sfs[key] {
+		addFunction(e, e.sfs, sf.SFNum, sf)
 	}
 }
 
-func (e *pfEntry) addVF(vf Port) {
-	rep := Representor{
-		Netdev:     vf.Netdev,
-		Handle:     vf.Handle(),
-		Device:     vf.Device,
-		Controller: vf.Controller,
-		PFNum:      vf.PFNum,
-		VFNum:      vf.VFNum,
+func (e *pfEntry) representor(p Port) Representor {
+	return Representor{
+		Netdev:     p.Netdev,
+		Handle:     p.Handle(),
+		Device:     p.Device,
+		Flavour:    p.Flavour,
+		Controller: p.Controller,
+		PFNum:      p.PFNum,
+		VFNum:      p.VFNum,
+		SFNum:      p.SFNum,
 		PFMAC:      e.mac,
 	}
-	cur := e.vfs[vf.VFNum]
+}
+
+// addFunction files port p as function num of m (VFs or SFs).
+func addFunction[N comparable](e *pfEntry, m map[N]*vfEntry, num N, p Port) {
+	cur := m[num]
+	addRep(&cur, e.representor(p))
+	m[num] = cur
+}
+
+// addRep makes rep the entry's representor, or — when another netdev
+// already is — one more claimant of the same function.
+func addRep(cur **vfEntry, rep Representor) {
 	switch {
-	case cur == nil:
-		e.vfs[vf.VFNum] = &vfEntry{rep: rep}
-	case cur.rep.Netdev != rep.Netdev:
-		cur.others = append(cur.others, rep)
+	case *cur == nil:
+		*cur = &vfEntry{rep: rep}
+	case (*cur).rep.Netdev != rep.Netdev:
+		(*cur).others = append((*cur).others, rep)
 	}
 }
 
@@ -227,28 +262,48 @@ func (idx *index) findConflicts() []string {
 				out = append(out, fmt.Sprintf("pf-mac %s vf-num %d: %s", e.mac, vfnum, vf.describe()))
 			}
 		}
+		for sfnum, sf := range e.sfs {
+			if len(sf.others) > 0 {
+				out = append(out, fmt.Sprintf("pf-mac %s sf-num %d: %s", e.mac, sfnum, sf.describe()))
+			}
+		}
+		if e.pf != nil && len(e.pf.others) > 0 {
+			out = append(out, fmt.Sprintf("pf-mac %s (the PF itself): %s", e.mac, e.pf.describe()))
+		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-func (idx *index) lookup(pfMAC net.HardwareAddr, vfNum int) (Representor, error) {
+func (idx *index) lookup(pfMAC net.HardwareAddr, fn Function) (Representor, error) {
+	fail := func(err error, detail string) error {
+		return &LookupError{PFMAC: pfMAC, VFNum: fn.vfNum(), Fn: fn, Err: err, detail: detail}
+	}
 	e := idx.byMAC[string(pfMAC)]
 	if e == nil {
-		return Representor{}, &LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: ErrNoPF,
-			detail: knownPFsDetail(idx.macs, idx.unresolved)}
+		return Representor{}, fail(ErrNoPF, knownPFsDetail(idx.macs, idx.unresolved))
 	}
-	var vf *vfEntry
-	if vfNum >= 0 && vfNum <= 0xffff {
-		vf = e.vfs[uint16(vfNum)]
+	var found *vfEntry
+	notFound := ErrNoVF
+	switch fn.Flavour {
+	case PCIVF:
+		if fn.Num <= 0xffff {
+			found = e.vfs[uint16(fn.Num)]
+		}
+	case PCISF:
+		found, notFound = e.sfs[fn.Num], ErrNoSF
+	case PCIPF:
+		found, notFound = e.pf, ErrNoPFPort
+	default:
+		return Representor{}, fail(fmt.Errorf("flavour %q is not a host function", fn.Flavour), e.describe())
 	}
-	if vf == nil {
-		return Representor{}, &LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: ErrNoVF, detail: e.describe()}
+	if found == nil {
+		return Representor{}, fail(notFound, e.describe())
 	}
-	rep := vf.rep
+	rep := found.rep
 	rep.PFMAC = slices.Clone(rep.PFMAC) // callers must not be able to corrupt the index
-	if len(vf.others) > 0 {
-		return rep, &LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: ErrAmbiguous, detail: vf.describe()}
+	if len(found.others) > 0 {
+		return rep, fail(ErrAmbiguous, found.describe())
 	}
 	return rep, nil
 }
@@ -259,7 +314,14 @@ func (e *pfEntry) describe() string {
 		keys[i] = k.String()
 	}
 	vfs := slices.Collect(maps.Keys(e.vfs))
-	return fmt.Sprintf("PF %s is %s with vf-nums %s", e.mac, strings.Join(keys, " and "), vfRanges(vfs))
+	d := fmt.Sprintf("PF %s is %s with vf-nums %s", e.mac, strings.Join(keys, " and "), numRanges(vfs))
+	if len(e.sfs) > 0 {
+		d += ", sf-nums " + numRanges(slices.Collect(maps.Keys(e.sfs)))
+	}
+	if e.pf == nil {
+		d += ", no PF representor"
+	}
+	return d
 }
 
 func (vf *vfEntry) describe() string {

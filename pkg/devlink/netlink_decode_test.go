@@ -109,6 +109,12 @@ func TestDecodeNotificationFixtures(t *testing.T) {
 	}
 	checkPortMessage(t, newMsgs[0], portMessage{Port: fixtureVF2, IfIndex: ifindexVF2})
 
+	sfMsgs := decodeDatagramPorts(t, readNetlinkFixture(t, "port-sf-new.hex"))
+	if len(sfMsgs) != 1 {
+		t.Fatalf("%d SF messages", len(sfMsgs))
+	}
+	checkPortMessage(t, sfMsgs[0], portMessage{Port: fixtureSF77, IfIndex: ifindexSF77})
+
 	delMsgs := decodeDatagramPorts(t, readNetlinkFixture(t, "port-del.hex"))
 	if len(delMsgs) != 1 {
 		t.Fatalf("%d messages", len(delMsgs))
@@ -304,7 +310,7 @@ func TestDecodeMalformed(t *testing.T) {
 // cut falls between whole messages, nlmsg_len then promises more than
 // there is, which must be an error.
 func TestTruncatedDatagrams(t *testing.T) {
-	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-del.hex"} {
+	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-sf-new.hex", "port-del.hex"} {
 		data := readNetlinkFixture(t, name)
 		full, err := splitMessages(data)
 		if err != nil {

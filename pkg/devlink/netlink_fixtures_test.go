@@ -223,7 +223,7 @@ func kernelPortAttrs(p Port, ifindex uint32, fn []nla) []nla {
 			attrU16v(devlinkAttrPortPCIVFNumber, "DEVLINK_ATTR_PORT_PCI_VF_NUMBER", p.VFNum), external)
 	case PCISF:
 		attrs = append(attrs, controller, pfnum,
-			attrU32v(devlinkAttrPortPCISFNumber, "DEVLINK_ATTR_PORT_PCI_SF_NUMBER", p.SFNum))
+			attrU32v(devlinkAttrPortPCISFNumber, "DEVLINK_ATTR_PORT_PCI_SF_NUMBER", p.SFNum), external)
 	case Physical, CPU, DSA:
 		attrs = append(attrs, attrU32v(devlinkAttrPortNumber, "DEVLINK_ATTR_PORT_NUMBER", p.PortNumber))
 	}
@@ -321,6 +321,11 @@ var (
 		Controller: 1, VFNum: 2, External: true, HWAddr: make(net.HardwareAddr, 6)}
 	// At devl_port_unregister the netdev is gone and the type is notset
 	// (the kernel WARNs otherwise), so PORT_DEL names no netdev.
+	// An SF of the host (controller 1) as "devlink port add ... flavour
+	// pcisf pfnum 0 sfnum 77 controller 1" creates it (devlink-samples.md,
+	// "Scalable Function (SF) ports"), on the BlueField's device.
+	fixtureSF77 = Port{Device: fixtureDevice, Index: 163840, Type: "eth", Netdev: "pf0sf77", Flavour: PCISF,
+		Controller: 1, SFNum: 77, External: true, HWAddr: make(net.HardwareAddr, 6)}
 	fixtureVF2Gone = Port{Device: fixtureDevice, Index: 196611, Type: "notset", Flavour: PCIVF,
 		Controller: 1, VFNum: 2, External: true, HWAddr: make(net.HardwareAddr, 6)}
 )
@@ -331,6 +336,7 @@ const (
 	ifindexPF0HPF = 7
 	ifindexVF1    = 9
 	ifindexVF2    = 10
+	ifindexSF77   = 11
 )
 
 // netlinkFixtures generates every file of testdata/netlink: name →
@@ -356,6 +362,10 @@ func netlinkFixtures() map[string]string {
 		"(pfnum 0, vfnum 2) after udev named it.\n",
 		notification("PORT_NEW pf0vf2", devlinkCmdPortNew,
 			kernelPortAttrs(fixtureVF2, ifindexVF2, mlx5Function(fixtureVF2.HWAddr, 0))))
+	add("port-sf-new.hex", "DEVLINK_CMD_PORT_NEW notification on the \"config\" group: SF representor pf0sf77\n"+
+		"(flavour pcisf, controller 1, pfnum 0, sfnum 77) after \"devlink port add ... flavour pcisf\".\n",
+		notification("PORT_NEW pf0sf77", devlinkCmdPortNew,
+			kernelPortAttrs(fixtureSF77, ifindexSF77, mlx5Function(fixtureSF77.HWAddr, 0))))
 	add("port-del.hex", "DEVLINK_CMD_PORT_DEL notification on the \"config\" group: pf0vf2 removed.\n"+
 		"The port's netdev is already unregistered, so the type is notset and no netdev is named.\n",
 		notification("PORT_DEL pci/0000:03:00.0/196611", devlinkCmdPortDel,

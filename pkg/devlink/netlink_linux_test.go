@@ -88,7 +88,7 @@ func TestWireConstantsMatchUnix(t *testing.T) {
 // library's and the netlink module's parsers, which share no code with
 // the generator or the decoder.
 func TestFixturesParseWithOtherParsers(t *testing.T) {
-	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-del.hex"} {
+	for _, name := range []string{"port-dump.hex", "port-new.hex", "port-sf-new.hex", "port-del.hex"} {
 		data := readNetlinkFixture(t, name)
 		theirs, err := syscall.ParseNetlinkMessage(data)
 		if err != nil {

@@ -87,8 +87,8 @@ func (t *Table) change(edit func(map[string]Port) (map[string]Port, bool), rebui
 	}
 }
 
-// logProblems warns about each PF without a MAC and each ambiguous VF
-// once, when it appears, so a stream of notifications does not repeat it.
+// logProblems warns about each PF without a MAC and each ambiguous
+// function once, when it appears, so a stream of notifications does not repeat it.
 func (t *Table) logProblems(old, idx *index) {
 	for _, u := range idx.unresolved {
 		if !slices.Contains(old.unresolved, u) {
@@ -97,7 +97,7 @@ func (t *Table) logProblems(old, idx *index) {
 	}
 	for _, c := range idx.conflicts {
 		if !slices.Contains(old.conflicts, c) {
-			t.log.Warn("two devlink ports claim the same VF; lookups of it fail as ambiguous", "vf", c)
+			t.log.Warn("two devlink ports claim the same VF, SF or PF; lookups of it fail as ambiguous", "function", c)
 		}
 	}
 }
@@ -114,7 +114,24 @@ func owned(p Port) Port {
 // with ErrAmbiguous the Representor is still returned — the same one every
 // time (lowest devlink handle) — for callers that choose to proceed.
 func (t *Table) Lookup(pfMAC net.HardwareAddr, vfNum int) (Representor, error) {
-	return t.idx.Load().lookup(pfMAC, vfNum)
+	fn := Function{Flavour: PCIVF, Num: 0x10000} // matches no VF
+	if vfNum >= 0 && vfNum <= 0xffff {
+		fn.Num = uint32(vfNum)
+	}
+	rep, err := t.idx.Load().lookup(pfMAC, fn)
+	if le, ok := err.(*LookupError); ok {
+		le.VFNum, le.Fn = vfNum, Function{}
+	}
+	return rep, err
+}
+
+// LookupFunction finds the representor of function fn (a VF, an SF or the
+// PF itself) of the host PF whose MAC is pfMAC, with the same controller
+// and PF rules for all three: the function's port must share the devlink
+// device, controller and pfnum of the PF the MAC names. Errors as Lookup's,
+// with ErrNoSF or ErrNoPFPort for a missing SF or PF representor.
+func (t *Table) LookupFunction(pfMAC net.HardwareAddr, fn Function) (Representor, error) {
+	return t.idx.Load().lookup(pfMAC, fn)
 }
 
 // Len is the number of devlink ports in the table (all flavours).

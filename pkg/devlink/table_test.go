@@ -71,7 +71,7 @@ func checkLookups(t *testing.T, tbl *Table, cases []lookupCase) {
 				t.Fatal(err)
 			}
 			want := Representor{Netdev: c.netdev, Handle: c.handle, Device: c.handle[:strings.LastIndexByte(c.handle, '/')],
-				Controller: c.ctrl, PFNum: c.pfnum, VFNum: uint16(c.vf), PFMAC: mustMAC(t, c.mac)}
+				Flavour: PCIVF, Controller: c.ctrl, PFNum: c.pfnum, VFNum: uint16(c.vf), PFMAC: mustMAC(t, c.mac)}
 			if !reflect.DeepEqual(rep, want) {
 				t.Fatalf("got  %+v\nwant %+v", rep, want)
 			}

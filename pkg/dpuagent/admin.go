@@ -189,7 +189,7 @@ func explain(in explainInput) *ovndpuv1.WhyResponse {
 		out.Binding = b
 		if b.RepresentorRequest && req.invalid == nil {
 			var err error
-			rep, err = in.reps.Lookup(req.PFMAC, req.VFNum)
+			rep, err = in.reps.LookupFunction(req.PFMAC, req.function())
 			r := &ovndpuv1.WhyRepresentor{PfMac: req.PFMAC.String(), VfNum: int32(req.VFNum), Netdev: rep.Netdev,
 				DevlinkHandle: rep.Handle}
 			if err != nil {

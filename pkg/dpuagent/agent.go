@@ -58,6 +58,9 @@ type Agent struct {
 	trigger chan struct{}
 	synced  chan struct{} // closed after the first full reconcile
 	syncOne sync.Once
+	// functions sets representors' function hw_addr (--set-function-mac):
+	// the devlink source, set by Run.
+	functions devlink.FunctionSetter
 
 	// Owned by the reconcile goroutine.
 	mem memory // the planner's, from the previous pass
@@ -65,6 +68,7 @@ type Agent struct {
 	// logical port.
 	readyObserved map[string]string
 	retry         retryState
+	readiness     readiness
 }
 
 // New validates cfg and builds an agent; it connects nothing yet.
@@ -87,6 +91,10 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 	}
 	if cfg.SysfsRoot == "" {
 		cfg.SysfsRoot = sysfs.DefaultRoot
+	}
+	if cfg.SetFunctionMAC && cfg.Plugger != PluggerAgent {
+		// Whoever plugs must set the MAC first; this agent does not plug.
+		return nil, fmt.Errorf("--set-function-mac needs --plugger %s: the MAC is set before the agent plugs", PluggerAgent)
 	}
 	o := newOptions(opts)
 	a := &Agent{
@@ -123,6 +131,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	src, err := a.devlinkSource()
 	if err != nil {
 		return err
+	}
+	if fs, ok := src.(devlink.FunctionSetter); ok {
+		a.functions = fs
 	}
 	// Every goroutine Run starts ends before Run returns, and before the
 	// clients it uses are closed.
@@ -228,7 +239,8 @@ func (a *Agent) identity() chassisIdentity {
 // plugging reads: next_cfg and cur_cfg (has ovs-vswitchd applied a change
 // yet), the bridge's ports and each interface's name, external_ids,
 // ofport, error, ifindex (0 once its network device is gone) and
-// mtu_request. Interface statistics and status change every few seconds
+// mtu_request; and, for the readiness checks (readiness.go), other_config
+// (hw-offload) and the bridges' datapath_type. Interface statistics and status change every few seconds
 // and are deliberately not monitored; ifindex changes only when the
 // device comes or goes.
 func (a *Agent) connectOVS(ctx context.Context) error {
@@ -240,8 +252,8 @@ func (a *Agent) connectOVS(ctx context.Context) error {
 		ovsRow, bridge, port, iface := &vswitchd.OpenvSwitch{}, &vswitchd.Bridge{}, &vswitchd.Port{}, &vswitchd.Interface{}
 		c.Cache().AddEventHandler(a.eventHandler())
 		_, err := c.Monitor(ctx, c.NewMonitor(
-			client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.NextCfg, &ovsRow.CurCfg),
-			client.WithTable(bridge, &bridge.Name, &bridge.Ports),
+			client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.OtherConfig, &ovsRow.NextCfg, &ovsRow.CurCfg),
+			client.WithTable(bridge, &bridge.Name, &bridge.Ports, &bridge.DatapathType),
 			client.WithTable(port, &port.Name, &port.Interfaces),
 			client.WithTable(iface, &iface.Name, &iface.ExternalIDs, &iface.Ofport, &iface.Error, &iface.Ifindex,
 				&iface.MTURequest),
@@ -317,11 +329,17 @@ func (a *Agent) connectSB(ctx context.Context) error {
 		id := a.identity()
 		a.monitoredUUID.Store(&id.uuid)
 		ch, pb := &sbdb.Chassis{}, &sbdb.PortBinding{}
+		columns := []any{&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis}
+		if a.cfg.SetFunctionMAC {
+			// The logical port's MAC, to set on the VF's devlink function
+			// (function_mac.go); without the option nothing reads it, and
+			// an address change would only wake passes for nothing.
+			columns = append(columns, &pb.MAC)
+		}
 		_, err := c.Monitor(ctx, c.NewMonitor(
 			client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
 				&ch.Name, &ch.Hostname),
-			client.WithConditionalTable(pb, a.bindingConditions(pb),
-				&pb.LogicalPort, &pb.Options, &pb.ExternalIDs, &pb.Chassis, &pb.RequestedChassis, &pb.RequestedAdditionalChassis),
+			client.WithConditionalTable(pb, a.bindingConditions(pb), columns...),
 		))
 		if err != nil {
 			return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)

@@ -34,7 +34,8 @@ type outcome struct {
 // fate and schedules the retry of failed ones.
 func (a *Agent) apply(ctx context.Context, changes []change) outcome {
 	out := outcome{failed: map[string]error{}, rejected: map[string]error{}, unplugged: map[string]bool{}, plugged: map[string]seen{}}
-	if len(changes) == 0 {
+	// --set-function-mac: the VF's MAC first, then the plug.
+	if changes = a.setFunctionMACs(changes, out); len(changes) == 0 {
 		return out
 	}
 	results := writeChanges(ctx, a.ovs(), a.log, a.opts.txnTimeout, changes)
@@ -208,8 +209,8 @@ func (a *Agent) publish(p *pass, out outcome) {
 			a.observeReady(prev, st)
 		}
 		if a.store.Set(st) {
-			a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", st.Phase.String(),
-				"reason", st.Reason, "representor", st.Representor)
+			a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "node", st.OwnerNode,
+				"pod", p.reqs[lsp].pod, "phase", st.Phase.String(), "reason", st.Reason, "representor", st.Representor)
 		}
 	}
 	stillPlugged := a.stillPlugged(p, out)
@@ -226,7 +227,8 @@ func (a *Agent) publish(p *pass, out outcome) {
 		reason := fmt.Sprintf("no longer requested on chassis %s (binding deleted, %s moved or %s=%s removed)",
 			p.id.name, vifplug.OptRequestedChassis, vifplug.OptPlugType, vifplug.PlugTypeRepresentor)
 		a.store.Remove(lsp, reason)
-		a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "phase", ovndpuv1.Phase_PHASE_UNPLUGGED.String(), "reason", reason)
+		a.log.Info("port status", "logical_port", lsp, "attachment", st.AttachmentId, "node", st.OwnerNode,
+			"phase", ovndpuv1.Phase_PHASE_UNPLUGGED.String(), "reason", reason)
 	}
 	for lsp := range a.readyObserved {
 		if _, ok := p.reqs[lsp]; !ok {

@@ -38,6 +38,7 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 		Capabilities:      capabilities,
 		PfMacs:            a.table.KnownPFs(),
 		Plugger:           string(a.cfg.Plugger),
+		SetsFunctionMac:   a.cfg.SetFunctionMAC,
 	}, nil
 }
 

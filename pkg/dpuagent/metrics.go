@@ -19,6 +19,7 @@ type metrics struct {
 	txnErrors   prometheus.Counter
 	competing   prometheus.Gauge
 	foreign     prometheus.Gauge
+	readiness   *prometheus.GaugeVec // by check; see readiness.go
 }
 
 func newMetrics() *metrics {
@@ -28,7 +29,8 @@ func newMetrics() *metrics {
 			Help:    "Time from the agent first seeing a port's binding to the port being READY.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14), // 10ms .. ~80s
 		}),
-		stage: newStageHistogram(),
+		stage:     newStageHistogram(),
+		readiness: newReadinessGauge(),
 		txnErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "ovs_transaction_errors_total",
 			Help: "OVS transactions of the agent that failed.",
@@ -66,6 +68,7 @@ func (a *Agent) Register(reg prometheus.Registerer) error {
 	phases := prometheus.NewDesc("ovndpu_dpu_ports", "Ports requested on this chassis, by phase.", []string{"phase"}, nil)
 	collectors := []prometheus.Collector{
 		a.metrics.plugLatency, a.metrics.stage, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
+		a.metrics.readiness,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
 			Help: "Devlink ports in the representor table.",

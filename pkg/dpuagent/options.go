@@ -37,6 +37,10 @@ type Config struct {
 	Plugger     Plugger     // default agent
 	SysfsRoot   string      // default /sys
 	DevlinkDump string      // `devlink -j port show` JSON file; empty: netlink
+	// SetFunctionMAC: set each representor's devlink function hw_addr to
+	// its logical port's MAC before plugging it (--set-function-mac;
+	// function_mac.go). Needs Plugger agent.
+	SetFunctionMAC bool
 }
 
 type options struct {

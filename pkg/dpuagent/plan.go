@@ -24,9 +24,10 @@ import (
 // and logs nothing; the agent does that around it (reconcile.go) and turns
 // its changes into transactions (apply.go).
 
-// representors finds the representor of a VF; *devlink.Table is one.
+// representors finds the representor of a host function (VF, SF or the PF
+// itself); *devlink.Table is one.
 type representors interface {
-	Lookup(pfMAC net.HardwareAddr, vfNum int) (devlink.Representor, error)
+	LookupFunction(pfMAC net.HardwareAddr, fn devlink.Function) (devlink.Representor, error)
 }
 
 // planConfig is the part of the agent's configuration planning depends on.
@@ -39,6 +40,9 @@ type planConfig struct {
 	// unplugDelay: how long an interface of ours stays unrequested before
 	// it is unplugged (unless its binding was reported deleted).
 	unplugDelay time.Duration
+	// setFunctionMAC: a plug first sets the representor's function
+	// hw_addr to the logical port's MAC (function_mac.go).
+	setFunctionMAC bool
 }
 
 // memory is what the planner carries from one pass to the next. A pass
@@ -102,9 +106,12 @@ type planInput struct {
 	requests map[string]request
 	ovs      ovsState
 	reps     representors
-	now      time.Time
-	mem      memory
-	cfg      planConfig
+	// functions reads devlink ports' function hw_addr; used with
+	// cfg.setFunctionMAC only.
+	functions functionPorts
+	now       time.Time
+	mem       memory
+	cfg       planConfig
 }
 
 // plan is one pass's decisions.
@@ -175,6 +182,12 @@ type change struct {
 	// reopen: the Open_vSwitch row, whose next_cfg to increment.
 	root string
 
+	// plug, replug with --set-function-mac: set fnPort's function
+	// hw_addr to fnMAC before writing anything to OVS; nil when it has
+	// that MAC already.
+	fnPort devlink.Port
+	fnMAC  net.HardwareAddr
+
 	// update: the interface row as planned against (apply builds the
 	// mutation from it), the external_ids to set (new or changed values
 	// only) and to remove, and, when setMTU, the mtu_request (nil clears).
@@ -215,6 +228,7 @@ func planPass(in planInput) plan {
 			reconnectedAt: in.mem.reconnectedAt,
 		},
 	}}
+	p.reps = make(map[string]devlink.Representor, len(in.requests))
 	// A request that went away forgets its grace period.
 	for lsp, s := range in.mem.missingSince {
 		if _, ok := in.requests[lsp]; ok {
@@ -243,6 +257,8 @@ type planner struct {
 	// reopened: representors whose re-open this pass finished (plugged
 	// again); their marks end.
 	reopened map[string]bool
+	// reps: the representor each request resolved to, by logical port.
+	reps map[string]devlink.Representor
 }
 
 // wake asks for a pass no later than t.
@@ -272,7 +288,7 @@ func (p *planner) resolve() []resolved {
 	for _, lsp := range slices.Sorted(maps.Keys(p.in.requests)) {
 		rr := resolved{request: p.in.requests[lsp]}
 		if rr.invalid == nil {
-			rr.rep, rr.err = p.in.reps.Lookup(rr.PFMAC, rr.VFNum)
+			rr.rep, rr.err = p.in.reps.LookupFunction(rr.PFMAC, rr.function())
 		}
 		out = append(out, rr)
 	}
@@ -315,11 +331,12 @@ func (p *planner) decide(rr resolved) {
 		return
 	}
 	st.Representor = rep.Netdev
+	p.reps[r.lsp] = rep
 	if holder, taken := p.wanted[rep.Netdev]; taken {
 		p.keepExisting(r)
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf(
-			"representor %s (%s=%s %s=%d) belongs to logical port %s; only one port can use it",
-			rep.Netdev, vifplug.OptPFMAC, r.PFMAC, vifplug.OptVFNum, r.VFNum, holder))
+			"representor %s (%s=%s %s) belongs to logical port %s; only one port can use it",
+			rep.Netdev, vifplug.OptPFMAC, r.PFMAC, r.Function(), holder))
 		return
 	}
 	if err != nil { // ambiguous: two netdevs claim this VF
@@ -533,9 +550,15 @@ func (p *planner) planPlug(r request, rep string, st *ovndpuv1.PortStatus, again
 		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("bridge %s does not exist yet (ovn-controller creates it)", cfg.bridge))
 		return
 	}
-	p.out.changes = append(p.out.changes, change{kind: changePlug, lsp: r.lsp, iface: rep,
-		bridge: bridgeRef{uuid: br.UUID, name: br.Name}, spec: portSpec(r, rep)})
-	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("plugging representor %s into %s%s", rep, cfg.bridge, again))
+	fn, ok := p.functionMAC(r, st)
+	if !ok {
+		return
+	}
+	c := change{kind: changePlug, lsp: r.lsp, iface: rep,
+		bridge: bridgeRef{uuid: br.UUID, name: br.Name}, spec: portSpec(r, rep)}
+	c.fnPort, c.fnMAC = fn.port, fn.mac
+	p.out.changes = append(p.out.changes, c)
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("%splugging representor %s into %s%s", fn.doing(), rep, cfg.bridge, again))
 }
 
 // planReplug recreates an interface of ours whose logical port or
@@ -552,11 +575,17 @@ func (p *planner) planReplug(r request, iface *vswitchd.Interface, st *ovndpuv1.
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, fmt.Sprintf("interface %s has no port", iface.Name))
 		return
 	}
-	p.out.changes = append(p.out.changes, change{kind: changeReplug, lsp: r.lsp, iface: iface.Name,
+	fn, ok := p.functionMAC(r, st)
+	if !ok {
+		return
+	}
+	c := change{kind: changeReplug, lsp: r.lsp, iface: iface.Name,
 		bridge: bridgeRef{uuid: ovs.bridge.UUID, name: ovs.bridge.Name}, spec: portSpec(r, iface.Name),
-		oldPort: port.UUID, oldBridge: ovs.bridgeRefOf(port)})
-	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("re-plugging representor %s (was %s %q)",
-		iface.Name, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID]))
+		oldPort: port.UUID, oldBridge: ovs.bridgeRefOf(port)}
+	c.fnPort, c.fnMAC = fn.port, fn.mac
+	p.out.changes = append(p.out.changes, c)
+	setPhase(st, ovndpuv1.Phase_PHASE_PENDING, fmt.Sprintf("%sre-plugging representor %s (was %s %q)",
+		fn.doing(), iface.Name, vifplug.IfaceID, iface.ExternalIDs[vifplug.IfaceID]))
 }
 
 // planUpdate brings an interface of ours in line with its request

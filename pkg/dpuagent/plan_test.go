@@ -38,23 +38,40 @@ var (
 func mtu(n int) *int { return &n }
 
 // fakeReps is a devlink table: VF number to representor; VFs in ambiguous
-// are claimed twice.
+// are claimed twice. sfs maps SF numbers to representors; pf, when set,
+// is the PF's own representor.
 type fakeReps struct {
 	vfs       map[int]string
 	ambiguous map[int]bool
+	sfs       map[uint32]string
+	pf        string
 }
 
-func (f fakeReps) Lookup(pfMAC net.HardwareAddr, vfNum int) (devlink.Representor, error) {
+func (f fakeReps) LookupFunction(pfMAC net.HardwareAddr, fn devlink.Function) (devlink.Representor, error) {
+	fail := func(err error) error { return &devlink.LookupError{PFMAC: pfMAC, VFNum: int(fn.Num), Fn: fn, Err: err} }
 	if pfMAC.String() != testPFMAC.String() {
-		return devlink.Representor{}, &devlink.LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: devlink.ErrNoPF}
+		return devlink.Representor{}, fail(devlink.ErrNoPF)
 	}
+	switch fn.Flavour {
+	case devlink.PCISF:
+		if netdev, ok := f.sfs[fn.Num]; ok {
+			return devlink.Representor{Netdev: netdev, Flavour: devlink.PCISF, SFNum: fn.Num, PFMAC: testPFMAC}, nil
+		}
+		return devlink.Representor{}, fail(devlink.ErrNoSF)
+	case devlink.PCIPF:
+		if f.pf != "" {
+			return devlink.Representor{Netdev: f.pf, Flavour: devlink.PCIPF, PFMAC: testPFMAC}, nil
+		}
+		return devlink.Representor{}, fail(devlink.ErrNoPFPort)
+	}
+	vfNum := int(fn.Num)
 	netdev, ok := f.vfs[vfNum]
 	if !ok {
-		return devlink.Representor{}, &devlink.LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: devlink.ErrNoVF}
+		return devlink.Representor{}, fail(devlink.ErrNoVF)
 	}
-	rep := devlink.Representor{Netdev: netdev, VFNum: uint16(vfNum), PFMAC: testPFMAC}
+	rep := devlink.Representor{Netdev: netdev, Flavour: devlink.PCIVF, VFNum: uint16(vfNum), PFMAC: testPFMAC}
 	if f.ambiguous[vfNum] {
-		return rep, &devlink.LookupError{PFMAC: pfMAC, VFNum: vfNum, Err: devlink.ErrAmbiguous}
+		return rep, fail(devlink.ErrAmbiguous)
 	}
 	return rep, nil
 }
@@ -73,12 +90,15 @@ func reps(vfs ...int) fakeReps {
 type binding struct {
 	lsp, attachment string
 	vf, mtu         int
-	unclaimed       bool
-	options         map[string]string // overrides
+	// kind and sf ask for an SF or the PF instead of VF vf.
+	kind      vifplug.FunctionKind
+	sf        uint32
+	unclaimed bool
+	options   map[string]string // overrides
 }
 
 func (b binding) request() request {
-	opts := vifplug.Request{Chassis: dpu1.name, PFMAC: testPFMAC, VFNum: b.vf, MTU: b.mtu}.Options()
+	opts := vifplug.Request{Chassis: dpu1.name, PFMAC: testPFMAC, Kind: b.kind, VFNum: b.vf, SFNum: b.sf, MTU: b.mtu}.Options()
 	maps.Copy(opts, b.options)
 	pb := &sbdb.PortBinding{LogicalPort: b.lsp, Options: opts, ExternalIDs: map[string]string{vifplug.ExtOwner: "host1"}}
 	if b.attachment != "" {

@@ -36,9 +36,10 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 		a.retry.failed(a.opts.now(), a.opts.retryMin, a.opts.retryMax)
 		return false
 	}
+	a.readiness.update(a.log, a.metrics.readiness, checkReadiness(p.st, a.cfg.Bridge, a.cfg.Plugger))
 	mem := a.mem
 	mem.reconnectedAt, mem.gone = a.reconnectedAt(), a.goneBindings.takeInto(mem.gone)
-	p.plan = planPass(planInput{chassis: p.id, requests: p.reqs, ovs: p.st, reps: a.table, now: a.opts.now(), mem: mem,
+	p.plan = planPass(planInput{chassis: p.id, requests: p.reqs, ovs: p.st, reps: a.table, functions: a.table, now: a.opts.now(), mem: mem,
 		cfg: a.planConfig()})
 	a.mem = p.mem
 	for _, n := range p.notes {
@@ -57,7 +58,7 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 
 func (a *Agent) planConfig() planConfig {
 	return planConfig{plugger: a.cfg.Plugger, bridge: a.cfg.Bridge,
-		representorWait: a.opts.representorWait, unplugDelay: a.opts.unplugDelay}
+		representorWait: a.opts.representorWait, unplugDelay: a.opts.unplugDelay, setFunctionMAC: a.cfg.SetFunctionMAC}
 }
 
 func (a *Agent) newPass(ctx context.Context) (*pass, error) {

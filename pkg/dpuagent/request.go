@@ -1,8 +1,10 @@
 package dpuagent
 
 import (
+	"net"
 	"slices"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/devlink"
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/sbdb"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
@@ -13,11 +15,36 @@ type request struct {
 	lsp        string
 	attachment string
 	owner      string
+	pod        string // namespace/name, when the LSP says
+	// mac: the logical port's MAC (lspMAC), read only with
+	// --set-function-mac, which monitors the binding's mac column.
+	mac net.HardwareAddr
 	// claimed: the binding's chassis column is this chassis, i.e.
 	// ovn-controller has claimed it here.
 	claimed bool
 	// invalid says which option is malformed; the port is ERROR.
 	invalid error
+}
+
+// podOf names the attachment's pod as namespace/name; "" when the LSP
+// does not say (one written by another CMS).
+func podOf(att vifplug.Attachment) string {
+	if att.PodName == "" {
+		return ""
+	}
+	return att.PodNamespace + "/" + att.PodName
+}
+
+// function is the devlink function the request names: its VF, its SF, or
+// the PF itself.
+func (r request) function() devlink.Function {
+	switch r.Kind {
+	case vifplug.SF:
+		return devlink.SF(r.SFNum)
+	case vifplug.PF:
+		return devlink.PF()
+	}
+	return devlink.VF(uint16(r.VFNum))
 }
 
 // mtuRequest is the request's MTU as OVS's optional mtu_request column.
@@ -53,6 +80,8 @@ func parseRequest(pb *sbdb.PortBinding, id chassisIdentity) request {
 		lsp:        pb.LogicalPort,
 		attachment: att.ID,
 		owner:      att.Owner,
+		pod:        podOf(att),
+		mac:        lspMAC(pb.MAC),
 		claimed:    id.uuid != "" && pb.Chassis != nil && *pb.Chassis == id.uuid,
 	}
 	r.Request, r.invalid = vifplug.ParseOptions(pb.Options)

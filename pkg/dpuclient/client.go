@@ -221,6 +221,23 @@ func (c *Client) WaitChassis(ctx context.Context) (string, error) {
 	return chassis, nil
 }
 
+// SetsFunctionMAC waits for the DPU's Info and reports whether the DPU
+// agent sets VF MACs itself (ovn-dpu-agent --set-function-mac): the host
+// must then leave them as the DPU sets them.
+func (c *Client) SetsFunctionMAC(ctx context.Context) (bool, error) {
+	var sets, known bool
+	err := c.waitStream(ctx, func() bool {
+		if c.info != nil {
+			sets, known = c.info.GetSetsFunctionMac(), true
+		}
+		return known
+	})
+	if err != nil {
+		return false, fmt.Errorf("DPU Info not received: %w", err)
+	}
+	return sets, nil
+}
+
 // wait evaluates done under the lock now and after every change, so a
 // change between the caller's last look and its wait can never be missed.
 func (c *Client) wait(ctx context.Context, done func() bool) error {

@@ -45,6 +45,10 @@ type addition struct {
 	// DPU's READY status.
 	clock *stageClock
 	ready *ovndpuv1.PortStatus
+	// dpuSetsMAC: the DPU sets the VF's MAC (Info sets_function_mac);
+	// the VF is moved in with its MAC as found, and the ADD waits for it
+	// to become mac (function_mac.go).
+	dpuSetsMAC bool
 	// lspWritten and lspNotWritten: the LSP create's outcome is known —
 	// it committed, or it was refused, found the name taken or was never
 	// sent — so its undo need not settle anything.
@@ -137,7 +141,7 @@ func addBudget(ctx context.Context, timeout time.Duration) time.Duration {
 // written nothing, to OVN, the pod or the state directory.
 func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 	key := hoststate.Key{ContainerID: ad.req.ContainerId, IfName: ad.req.Ifname}
-	norm, err := sysfs.NormalizePCIAddress(ad.conf.DeviceID)
+	norm, err := sysfs.NormalizeDeviceID(ad.conf.DeviceID)
 	if err != nil {
 		return vfLookupError(ad.conf.DeviceID, err)
 	}
@@ -168,12 +172,18 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// port security and the pod both need a real one.
 		ad.mac = newLocalMAC()
 	}
+	if ad.dpuSetsMAC, err = a.dpuSetsFunctionMAC(ctx); err != nil {
+		return err
+	}
 	// The pod side last: the VF is claimed, so no other ADD moves it in
 	// between.
 	if err := a.plumber.Preflight(ctx, a.moveInRequest(ad, nil)); err != nil {
 		return plumbingError(ad, err)
 	}
 	ad.att = a.newAttachment(ad, key)
+	if ad.dpuSetsMAC {
+		ad.att.VF.MAC = "" // the DPU owns the VF's MAC: DEL leaves it as it is
+	}
 	ad.log = ad.log.With("logical_port", ad.att.LSPName, "attachment", ad.att.AttachmentID)
 	// The steps' intents ride on the claim's save: fewer fsyncs, and the
 	// delegate's config is recorded before it runs.
@@ -231,9 +241,13 @@ func (a *Agent) checkNetwork(ctx context.Context, ad *addition) error {
 
 func vfLookupError(deviceID string, err error) error {
 	if errors.Is(err, sysfs.ErrInvalidAddress) {
-		return invalidConfig(fmt.Sprintf("deviceID %q is not a PCI address: %v", deviceID, err))
+		return invalidConfig(fmt.Sprintf("deviceID %q is not a PCI address or an auxiliary device name: %v", deviceID, err))
 	}
-	return types.NewError(codeVFLookup, fmt.Sprintf("VF %s cannot be attached: %v", deviceID, err), "")
+	noun := "VF"
+	if sysfs.IsAuxiliaryDevice(deviceID) {
+		noun = "SF"
+	}
+	return types.NewError(codeVFLookup, fmt.Sprintf("%s %s cannot be attached: %v", noun, deviceID, err), "")
 }
 
 // ipv6MinMTU is the least MTU IPv6 runs on (RFC 8200).
@@ -276,7 +290,7 @@ func plumbingError(ad *addition, err error) error {
 	case errors.Is(err, netns.ErrNameTaken), errors.Is(err, netns.ErrInvalidIfName):
 		return types.NewError(code, fmt.Sprintf("CNI_IFNAME %q cannot be used: %v", ad.req.Ifname, err), "")
 	}
-	msg := fmt.Sprintf("cannot move VF %s (%s) into %s as %s", ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
+	msg := fmt.Sprintf("cannot move %s %s (%s) into %s as %s", ad.vf.Kind, ad.conf.DeviceID, ad.vf.Netdev, ad.req.Netns, ad.req.Ifname)
 	return types.NewError(code, msg, err.Error())
 }
 
@@ -292,7 +306,7 @@ func (a *Agent) vfFree(deviceID string, key hoststate.Key, log *slog.Logger) err
 			"(DEL that attachment, or move the file named in the details away)", deviceID, a.state.Dir()), err.Error())
 	}
 	for holder, device := range devices {
-		if held, _ := sysfs.NormalizePCIAddress(device); held != deviceID || holder == key {
+		if held, _ := sysfs.NormalizeDeviceID(device); held != deviceID || holder == key {
 			continue
 		}
 		att, err := a.state.Load(holder)
@@ -330,7 +344,7 @@ func (a *Agent) awaitUnplugs(ctx context.Context, deviceID string, key hoststate
 		return // claim reports it
 	}
 	for holder, device := range devices {
-		if held, _ := sysfs.NormalizePCIAddress(device); held != deviceID || holder == key {
+		if held, _ := sysfs.NormalizeDeviceID(device); held != deviceID || holder == key {
 			continue
 		}
 		if att, err := a.state.Load(holder); err == nil && att.UnplugPending {
@@ -436,7 +450,10 @@ func (a *Agent) runSteps(ctx context.Context, ad *addition) error {
 	if err := a.state.Save(ad.att); err != nil {
 		return fmt.Errorf("save attachment state after its steps: %w", err)
 	}
-	return a.awaitVerdict(ctx, ad)
+	if err := a.awaitVerdict(ctx, ad); err != nil {
+		return err
+	}
+	return a.awaitFunctionMAC(ctx, ad)
 }
 
 // addressing hands the pod's addresses from the port line to the VF move:
@@ -601,7 +618,8 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 		addresses = portSecurity(ad.mac, ips)
 		ps = addresses
 	}
-	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, VFNum: ad.vf.VFIndex, MTU: ad.conf.MTU}.Options()
+	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, Kind: ad.vf.Kind, VFNum: ad.vf.VFIndex, SFNum: ad.vf.SFNum,
+		MTU: ad.conf.MTU}.Options()
 	ids := vifplug.Attachment{
 		Owner: a.cfg.Node, ID: ad.att.AttachmentID, Network: ad.conf.Name,
 		ContainerID: ad.att.Key.ContainerID, IfName: ad.att.Key.IfName, DeviceID: ad.conf.DeviceID,
@@ -609,6 +627,15 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	}.ExternalIDs()
 	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{addresses},
 		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
+}
+
+// pciID is the result's pciID: the deviceID when it is a PCI address (a VF
+// or a PF); an SF, an auxiliary device, has none.
+func (ad *addition) pciID() string {
+	if ad.vf.Kind == vifplug.SF {
+		return ""
+	}
+	return ad.conf.DeviceID
 }
 
 // staticAddresses reports whether the pod's addresses are runtimeConfig.ips,
@@ -620,10 +647,16 @@ func (ad *addition) staticAddresses() bool {
 // moveInRequest is the VF's move into the pod, its addresses from
 // addresses (nil: none).
 func (a *Agent) moveInRequest(ad *addition, addresses func(context.Context) ([]*current.IPConfig, []*types.Route, error)) netns.MoveInRequest {
-	return netns.MoveInRequest{
+	req := netns.MoveInRequest{
 		HostNetns: a.cfg.HostNetns, VFNetdev: ad.vf.Netdev, PodNetns: ad.req.Netns, IfName: ad.req.Ifname,
 		MAC: ad.mac, MTU: ad.conf.MTU, Addresses: addresses,
 	}
+	if ad.dpuSetsMAC {
+		// The DPU sets it; the host may not be able to. The IPv6
+		// link-local address is the one of the MAC to come.
+		req.MAC, req.LinkLocalMAC = nil, ad.mac
+	}
+	return req
 }
 
 // moveVF moves the VF into the pod and configures it; the addresses are
@@ -699,7 +732,7 @@ func (a *Agent) rollback(ad *addition, cause error) {
 
 // resultJSON renders the CNI result in the config's version.
 func (a *Agent) resultJSON(ad *addition) ([]byte, error) {
-	ad.res.Interfaces = []*current.Interface{{Name: ad.req.Ifname, Mac: ad.mac.String(), Sandbox: ad.req.Netns, PciID: ad.conf.DeviceID}}
+	ad.res.Interfaces = []*current.Interface{{Name: ad.req.Ifname, Mac: ad.mac.String(), Sandbox: ad.req.Netns, PciID: ad.pciID()}}
 	for _, ip := range ad.res.IPs {
 		ip.Interface = current.Int(0)
 	}

@@ -81,6 +81,9 @@ type DPU interface {
 	Run(ctx context.Context)
 	Connected() error
 	WaitChassis(ctx context.Context) (string, error)
+	// SetsFunctionMAC reports whether the DPU sets its VFs' MACs itself
+	// (Info sets_function_mac), waiting for its Info like WaitChassis.
+	SetsFunctionMAC(ctx context.Context) (bool, error)
 	WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error)
 	WaitGone(ctx context.Context, lsp, attachment string) error
 	// PortStatus is what the DPU last reported for lsp (nil: nothing), or

@@ -389,6 +389,8 @@ type fakeDPU struct {
 	ports map[string]*ovndpuv1.PortStatus // what PortStatus reports
 	// unregistered: the DPU's chassis is not in SB.
 	unregistered bool
+	// setsMAC: the DPU's Info says it sets VF MACs (--set-function-mac).
+	setsMAC      bool
 	j            *journal
 	rejectReason string
 	pending      string // when set, WaitReady blocks and then reports this
@@ -420,6 +422,9 @@ func (d *fakeDPU) Connected() error        { return nil }
 func (d *fakeDPU) WaitChassis(context.Context) (string, error) {
 	return "dpu1", nil
 }
+
+// SetsFunctionMAC: the DPU sets VF MACs when setsMAC (function_mac_test.go).
+func (d *fakeDPU) SetsFunctionMAC(context.Context) (bool, error) { return d.setsMAC, nil }
 
 func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndpuv1.PortStatus, error) {
 	st := &ovndpuv1.PortStatus{LogicalPort: lsp, AttachmentId: attachment}

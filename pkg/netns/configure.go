@@ -31,7 +31,11 @@ func (t *txn) configure(pod place, req MoveInRequest, orig Original) (addressing
 	if err != nil {
 		return addressing{}, err
 	}
-	if err := t.prepareIPv6(pod, name, a.ips); err != nil {
+	llMAC := req.LinkLocalMAC
+	if len(req.MAC) > 0 {
+		llMAC = nil // the link has req.MAC by now
+	}
+	if err := t.prepareIPv6For(pod, name, a.ips, llMAC); err != nil {
 		return addressing{}, err
 	}
 	for _, ipc := range a.ips {

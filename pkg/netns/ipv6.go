@@ -82,9 +82,19 @@ func planIPv6(l v6Link, want []net.IPNet) (v6Plan, error) {
 // tentative during DAD for about a second. So generation is turned off and
 // the EUI-64 address OVN does admit is added, without DAD like all ours.
 func (t *txn) prepareIPv6(pod place, name string, ips []*current.IPConfig) error {
+	return t.prepareIPv6For(pod, name, ips, nil)
+}
+
+// prepareIPv6For is prepareIPv6 with the link-local address derived from
+// mac instead of the link's MAC when mac is set: the MAC the link is
+// about to get from elsewhere (MoveInRequest.LinkLocalMAC).
+func (t *txn) prepareIPv6For(pod place, name string, ips []*current.IPConfig, mac net.HardwareAddr) error {
 	l, err := readV6Link(pod, name)
 	if err != nil {
 		return fmt.Errorf("read IPv6 state of %q in %s: %w", name, pod.desc, err)
+	}
+	if len(mac) > 0 && l.why == "" {
+		l.mac = mac
 	}
 	plan, err := planIPv6(l, v6Addrs(ips))
 	if err != nil {

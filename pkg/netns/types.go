@@ -31,6 +31,11 @@ type MoveInRequest struct {
 	IfName    string           // name of the VF inside the pod
 	MAC       net.HardwareAddr // nil keeps the VF's MAC
 	MTU       int              // 0 keeps the VF's MTU
+	// LinkLocalMAC, with MAC nil, is the MAC the VF is about to get from
+	// elsewhere (a DPU that sets VF MACs): the IPv6 link-local address is
+	// derived from it rather than from the VF's MAC now, so that it is the
+	// one OVN port security admits. nil: the VF's MAC.
+	LinkLocalMAC net.HardwareAddr
 	// IPs are added with their prefix length; a Gateway is used by the
 	// routes of its family that name none, as CNI's ipam.ConfigureIface does.
 	IPs []*current.IPConfig

@@ -16,6 +16,13 @@
 // ErrNoNetdev, which is enough to rebuild the port's options after a
 // restart.
 //
+// A deviceID may also name a Scalable Function by its auxiliary device name
+// (mlx5_core.sf.4, as the SR-IOV network device plugin hands them out):
+// LookupVF then reads bus/auxiliary/devices/<dev>/sfnum, takes the PCI
+// device the auxiliary device sits in as its PF, and its netdev from
+// <dev>/net/. And a PF's own address asks for the PF itself (Kind PF):
+// its netdev moves, its MAC names the pcipf representor.
+//
 // PCI addresses are accepted in the kernel's domain:bus:device.function form
 // (0000:03:00.2) and, because lspci prints it that way by default, in the
 // short bus:device.function form, which means domain 0000. Hex digits may be

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // DefaultRoot is where the kernel mounts sysfs.
@@ -32,10 +34,20 @@ func New(root string) *Reader {
 // Root is the sysfs root the Reader reads, for log messages.
 func (r *Reader) Root() string { return r.root }
 
-// VF is what the host knows about one SR-IOV virtual function.
+// VF is what the host knows about the function a deviceID names: an SR-IOV
+// virtual function (the usual case), a Scalable Function, or a PF itself,
+// as Kind says.
 type VF struct {
-	// PCIAddress is the VF's normalized address, e.g. 0000:03:00.2.
+	// Kind is VF, SF (deviceID an auxiliary device name) or PF (deviceID a
+	// PF's PCI address).
+	Kind vifplug.FunctionKind
+	// PCIAddress is the VF's (or PF's) normalized address, e.g.
+	// 0000:03:00.2; empty for an SF.
 	PCIAddress string
+	// AuxDevice is an SF's auxiliary device name, e.g. mlx5_core.sf.4.
+	AuxDevice string
+	// SFNum is an SF's sfnum, as devlink numbers its representor.
+	SFNum uint32
 	// Netdev is the VF's netdev name in the caller's network namespace.
 	Netdev string
 	// Driver is the bound driver's name, "" when unbound.
@@ -48,7 +60,7 @@ type VF struct {
 	PFPCIAddress string
 	PFNetdev     string
 	PFMAC        net.HardwareAddr
-	// VFIndex is N in the PF's virtfnN link to this VF.
+	// VFIndex is N in the PF's virtfnN link to this VF (0 for an SF or PF).
 	VFIndex int
 }
 
@@ -59,13 +71,22 @@ type VF struct {
 // filled in except for Netdev, MAC and MTU, so a caller that already knows
 // the netdev name (because the VF sits in a pod) still gets the PF MAC and
 // VF index; with any other error it is the zero VF.
-func (r *Reader) LookupVF(pciAddr string) (VF, error) {
-	addr, err := NormalizePCIAddress(pciAddr)
+//
+// A deviceID that is an auxiliary device name (IsAuxiliaryDevice) is an SF
+// (LookupSF); a PCI address without physfn whose device can have VFs is a
+// PF, looked up as the function itself (Kind PF).
+func (r *Reader) LookupVF(deviceID string) (VF, error) {
+	if IsAuxiliaryDevice(deviceID) {
+		return r.LookupSF(deviceID)
+	}
+	addr, err := NormalizePCIAddress(deviceID)
 	if err != nil {
 		return VF{}, err
 	}
 	vf := VF{PCIAddress: addr}
-	if err := r.resolvePF(&vf); err != nil {
+	if err := r.resolvePF(&vf); errors.Is(err, errIsPF) {
+		return r.lookupPF(addr)
+	} else if err != nil {
 		return VF{}, err
 	}
 	if err := r.resolveDriver(&vf); err != nil {
@@ -102,9 +123,8 @@ func (r *Reader) physfn(vf string) (string, error) {
 	link := filepath.Join(r.device(vf), "physfn")
 	target, err := os.Readlink(link)
 	if err != nil {
-		if r.isPF(vf) {
-			return "", notExist(err, fmt.Errorf("%w: %s is a PF, not one of its VFs (it has no %s); "+
-				"attaching a PF itself is not supported yet", ErrNotVF, vf, link))
+		if errors.Is(err, fs.ErrNotExist) && r.isPF(vf) {
+			return "", errIsPF
 		}
 		return "", notExist(err, fmt.Errorf("%w: %s has no %s", ErrNotVF, vf, link))
 	}
@@ -264,4 +284,102 @@ func notExist(err, want error) error {
 		return want
 	}
 	return err
+}
+
+// errIsPF: the PCI device has no physfn but can have VFs; LookupVF then
+// looks it up as a PF.
+var errIsPF = errors.New("a PF")
+
+// lookupPF resolves a PF asked for as the function itself: its netdev is
+// what moves into the pod, and its MAC names its pcipf representor.
+func (r *Reader) lookupPF(addr string) (VF, error) {
+	pf := VF{Kind: vifplug.PF, PCIAddress: addr, PFPCIAddress: addr}
+	var err error
+	if pf.PFNetdev, pf.PFMAC, err = r.pfNetdev(addr); err != nil {
+		return VF{}, err
+	}
+	// A PF with a netdev has a driver; only a userspace one is refused
+	// (a fake tree may leave the link out).
+	if target, err := os.Readlink(filepath.Join(r.device(addr), "driver")); err == nil {
+		pf.Driver = filepath.Base(target)
+	}
+	if IsUserspaceDriver(pf.Driver) {
+		return pf, fmt.Errorf("%w: PF %s is bound to %s", ErrVFIO, addr, pf.Driver)
+	}
+	if err := r.resolveNetdev(&pf); err != nil {
+		return pf, err
+	}
+	return pf, nil
+}
+
+// IsAuxiliaryDevice reports whether deviceID is an auxiliary device name
+// as the SR-IOV network device plugin hands out for auxNetDevice resources:
+// <driver>.<type>.<id>, e.g. mlx5_core.sf.4, with an unsigned id — the
+// form its ParseAuxDeviceType accepts. A PCI address never matches (its
+// only dot is before the function number).
+func IsAuxiliaryDevice(deviceID string) bool {
+	parts := strings.Split(deviceID, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || strings.ContainsAny(deviceID, "/\x00") {
+		return false
+	}
+	_, err := strconv.ParseUint(parts[2], 10, 32)
+	return err == nil
+}
+
+// NormalizeDeviceID is the form of a deviceID the host agent keys
+// attachments by: a PCI address normalized (NormalizePCIAddress), an
+// auxiliary device name as it is. The error wraps ErrInvalidAddress.
+func NormalizeDeviceID(deviceID string) (string, error) {
+	if IsAuxiliaryDevice(deviceID) {
+		return deviceID, nil
+	}
+	addr, err := NormalizePCIAddress(deviceID)
+	if err != nil {
+		return "", fmt.Errorf("%w (nor an auxiliary device name like mlx5_core.sf.4)", err)
+	}
+	return addr, nil
+}
+
+// LookupSF resolves a Scalable Function by its auxiliary device name:
+// <root>/bus/auxiliary/devices/<dev>/sfnum is its sfnum, the PCI device
+// directory the auxiliary device sits in (the link's target's parent) is
+// its PF, and <dev>/net/ lists its netdev. Errors as LookupVF's: the
+// device missing is ErrNoDevice, no sfnum ErrNotSF, the netdev missing
+// ErrNoNetdev (the SF is then filled in but for Netdev, MAC and MTU).
+func (r *Reader) LookupSF(aux string) (VF, error) {
+	if !IsAuxiliaryDevice(aux) {
+		return VF{}, fmt.Errorf("%w: %q is not an auxiliary device name like mlx5_core.sf.4", ErrInvalidAddress, aux)
+	}
+	dir := filepath.Join(r.root, "bus", "auxiliary", "devices", aux)
+	target, err := os.Readlink(dir)
+	if err != nil {
+		return VF{}, notExist(err, fmt.Errorf("%w %s: %s does not exist", ErrNoAuxDevice, aux, dir))
+	}
+	sf := VF{Kind: vifplug.SF, AuxDevice: aux}
+	sfnum, err := os.ReadFile(filepath.Join(dir, "sfnum"))
+	if err != nil {
+		return VF{}, notExist(err, fmt.Errorf("%w: auxiliary device %s has no %s/sfnum", ErrNotSF, aux, dir))
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(sfnum)), 10, 32)
+	if err != nil {
+		return VF{}, fmt.Errorf("%w: auxiliary device %s: %s/sfnum is %q, not a number", ErrNotSF, aux, dir, strings.TrimSpace(string(sfnum)))
+	}
+	sf.SFNum = uint32(n)
+	pf, err := NormalizePCIAddress(filepath.Base(filepath.Dir(target)))
+	if err != nil {
+		return VF{}, fmt.Errorf("%w: auxiliary device %s: %s points at %q, not into a PCI device: %w", ErrNotSF, aux, dir, target, err)
+	}
+	sf.PFPCIAddress = pf
+	if sf.PFNetdev, sf.PFMAC, err = r.pfNetdev(pf); err != nil {
+		return VF{}, err
+	}
+	netDir := filepath.Join(dir, "net")
+	name, err := firstNetdev(netDir)
+	if err != nil {
+		return sf, fmt.Errorf("%w: SF %s has no netdev here: %w (is it in a pod already, or not activated?)", ErrNoNetdev, aux, err)
+	}
+	sf.Netdev = name
+	sf.MAC, _ = readMAC(filepath.Join(netDir, name, "address"))
+	sf.MTU, _ = readInt(filepath.Join(netDir, name, "mtu"))
+	return sf, nil
 }

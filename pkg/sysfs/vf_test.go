@@ -150,8 +150,6 @@ func TestLookupVFErrors(t *testing.T) {
 		wantIndex int
 		wantInMsg []string
 	}{
-		{name: "PF itself", addr: "0000:03:00.0", want: sysfs.ErrNotVF,
-			wantInMsg: []string{"0000:03:00.0", filepath.Join(tree.Root(), "bus/pci/devices/0000:03:00.0/physfn")}},
 		{name: "missing device", addr: "0000:03:00.7", want: sysfs.ErrNoDevice,
 			wantInMsg: []string{"0000:03:00.7", filepath.Join(tree.Root(), "bus/pci/devices/0000:03:00.7")}},
 		{name: "missing domain", addr: "0001:03:00.2", want: sysfs.ErrNoDevice},

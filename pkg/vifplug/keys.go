@@ -14,6 +14,11 @@ const (
 	OptPFMAC = "vif-plug:representor:pf-mac"
 	// OptVFNum is the VF index on that PF, decimal.
 	OptVFNum = "vif-plug:representor:vf-num"
+	// OptSFNum is the Scalable Function number (devlink's sfnum) on that
+	// PF, decimal. It is ovn-dpu's extension: OVN and ovn-vif define no SF
+	// option. Never together with OptVFNum; a request with neither asks
+	// for the PF's own representor (ovn-vif's meaning since v26.03).
+	OptSFNum = "vif-plug:representor:sf-num"
 	// OptMTURequest is copied to Interface.mtu_request when present.
 	OptMTURequest = "vif-plug-mtu-request"
 
@@ -31,7 +36,7 @@ const (
 	ExtNetwork      = "ovn-dpu:network"       // CNI network name
 	ExtContainerID  = "ovn-dpu:container-id"  // CNI container id
 	ExtIfName       = "ovn-dpu:ifname"        // CNI ifname
-	ExtDeviceID     = "ovn-dpu:device-id"     // VF PCI address
+	ExtDeviceID     = "ovn-dpu:device-id"     // the CNI deviceID: VF or PF PCI address, SF auxiliary device
 	ExtPodNamespace = "ovn-dpu:pod-namespace" // from CNI_ARGS, when known
 	ExtPodName      = "ovn-dpu:pod-name"      // from CNI_ARGS, when known
 )

@@ -3,6 +3,7 @@ package vifplug
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -13,17 +14,51 @@ import (
 // Bounds of the values a request carries.
 const (
 	MaxVFNum = 65535
+	// MaxSFNum: devlink's sfnum is a u32 (DEVLINK_ATTR_PORT_PCI_SF_NUMBER).
+	MaxSFNum = math.MaxUint32
 	MinMTU   = 68
 	MaxMTU   = 65535
 )
 
-// Request is what one LSP asks of a DPU: plug the representor of VF VFNum of
-// the host PF whose MAC is PFMAC into the integration bridge of Chassis.
+// FunctionKind says which function of the host PF a request's
+// representor stands for.
+type FunctionKind uint8
+
+// Function kinds. VF is the zero value, so a Request literal with a VFNum
+// is a VF request.
+const (
+	// VF: vif-plug:representor:vf-num names it.
+	VF FunctionKind = iota
+	// SF: vif-plug:representor:sf-num names it (ovn-dpu's extension).
+	SF
+	// PF: neither option; the PF's own representor (ovn-vif's meaning
+	// since v26.03).
+	PF
+)
+
+func (k FunctionKind) String() string {
+	switch k {
+	case VF:
+		return "VF"
+	case SF:
+		return "SF"
+	case PF:
+		return "PF"
+	}
+	return fmt.Sprintf("FunctionKind(%d)", k)
+}
+
+// Request is what one LSP asks of a DPU: plug the representor of a function
+// of the host PF whose MAC is PFMAC — VF VFNum, SF SFNum or the PF itself,
+// as Kind says — into the integration bridge of Chassis.
 type Request struct {
 	// Chassis is the requested-chassis value; parsing keeps it verbatim.
 	Chassis string
 	PFMAC   net.HardwareAddr
-	VFNum   int
+	Kind    FunctionKind
+	// VFNum is the VF index when Kind is VF; SFNum the sfnum when it is SF.
+	VFNum int
+	SFNum uint32
 	// MTU is the requested interface MTU; 0 asks for none.
 	MTU int
 }
@@ -35,12 +70,30 @@ func (r Request) Options() map[string]string {
 		OptRequestedChassis: r.Chassis,
 		OptPlugType:         PlugTypeRepresentor,
 		OptPFMAC:            strings.ToLower(r.PFMAC.String()),
-		OptVFNum:            strconv.Itoa(r.VFNum),
+	}
+	switch r.Kind {
+	case VF:
+		opts[OptVFNum] = strconv.Itoa(r.VFNum)
+	case SF:
+		opts[OptSFNum] = strconv.FormatUint(uint64(r.SFNum), 10)
 	}
 	if r.MTU != 0 {
 		opts[OptMTURequest] = strconv.Itoa(r.MTU)
 	}
 	return opts
+}
+
+// Function names the function r asks for as its options spell it, for
+// messages: "vif-plug:representor:vf-num=3", "vif-plug:representor:sf-num=88",
+// or, for the PF itself, "no vf-num or sf-num (the PF itself)".
+func (r Request) Function() string {
+	switch r.Kind {
+	case SF:
+		return OptSFNum + "=" + strconv.FormatUint(uint64(r.SFNum), 10)
+	case PF:
+		return "no vf-num or sf-num (the PF itself)"
+	}
+	return OptVFNum + "=" + strconv.Itoa(r.VFNum)
 }
 
 // IsRepresentorRequest reports whether options ask for a representor plug;
@@ -83,6 +136,9 @@ type OptionError struct {
 	Value string
 	Len   int
 	Want  string
+	// Conflict, when set, names a second option that must not be set
+	// together with Option; Want then says what to do.
+	Conflict string
 }
 
 // Bounds of an OptionError's message.
@@ -96,6 +152,9 @@ const (
 func (e *OptionError) Error() string {
 	if e.Missing {
 		return fmt.Sprintf("option %s is missing: set it to %s", e.Option, e.Want)
+	}
+	if e.Conflict != "" {
+		return fmt.Sprintf("options %s and %s are both set: %s", e.Option, e.Conflict, e.Want)
 	}
 	return fmt.Sprintf("option %s=%s is not %s", e.Option, e.quoted(), e.Want)
 }
@@ -143,12 +202,16 @@ const (
 
 var (
 	wantVFNum = fmt.Sprintf("a decimal VF index from 0 to %d%s", MaxVFNum, wantDigitsOnlyNote)
+	wantSFNum = fmt.Sprintf("a decimal SF number (devlink sfnum) from 0 to %d%s", uint64(MaxSFNum), wantDigitsOnlyNote)
+	wantOne   = "a port is one VF or one SF (or, with neither, the PF itself): remove one of them"
 	wantMTU   = fmt.Sprintf("an MTU from %d to %d%s", MinMTU, MaxMTU, wantDigitsOnlyNote)
 )
 
 // ParseOptions reads a representor request from LSP (or Port_Binding)
 // options. The error is an *OptionError naming the first bad option, in the
-// order pf-mac, vf-num, MTU; the request's Chassis is set regardless.
+// order pf-mac, vf-num and sf-num (both set is an error naming both), MTU;
+// the request's Chassis is set regardless. With neither vf-num nor sf-num
+// the request is for the PF's own representor (Kind PF).
 //
 // It is strict where OVN's own representor provider (ovn-vif) is lax:
 // that one reads vf-num with strtol into a 16-bit integer and looks up
@@ -163,11 +226,35 @@ func ParseOptions(options map[string]string) (Request, error) {
 	if r.PFMAC, err = parsePFMAC(options); err != nil {
 		return r, err
 	}
-	if r.VFNum, err = parseDecimal(options, OptVFNum, 0, MaxVFNum, wantVFNum, true); err != nil {
+	if r.Kind, r.VFNum, r.SFNum, err = parseFunction(options); err != nil {
 		return r, err
 	}
 	r.MTU, err = parseDecimal(options, OptMTURequest, MinMTU, MaxMTU, wantMTU, false)
 	return r, err
+}
+
+// parseFunction reads which function options name: vf-num, sf-num, or
+// neither (the PF). A present option is parsed strictly, even when empty.
+func parseFunction(options map[string]string) (FunctionKind, int, uint32, error) {
+	_, hasVF := options[OptVFNum]
+	sf, hasSF := options[OptSFNum]
+	switch {
+	case hasVF && hasSF:
+		return VF, 0, 0, &OptionError{Option: OptVFNum, Conflict: OptSFNum, Want: wantOne}
+	case hasVF:
+		n, err := parseDecimal(options, OptVFNum, 0, MaxVFNum, wantVFNum, true)
+		return VF, n, 0, err
+	case hasSF:
+		if !canonicalDecimal(sf, len(strconv.FormatUint(MaxSFNum, 10))) {
+			return SF, 0, 0, badValue(OptSFNum, sf, wantSFNum)
+		}
+		n, err := strconv.ParseUint(sf, 10, 32)
+		if err != nil {
+			return SF, 0, 0, badValue(OptSFNum, sf, wantSFNum)
+		}
+		return SF, 0, uint32(n), nil
+	}
+	return PF, 0, 0, nil
 }
 
 func parsePFMAC(options map[string]string) (net.HardwareAddr, error) {

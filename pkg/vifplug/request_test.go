@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,7 +90,14 @@ var optionCases = []optionCase{
 	{"vf in full-width digits", map[string]string{OptVFNum: "\uff11"}, nil, OptVFNum, OptVFNum + "=\"\uff11\""},
 	{"vf with a nul byte", map[string]string{OptVFNum: "1\x00"}, nil, OptVFNum, `="1\x00"`},
 	{"empty vf", map[string]string{OptVFNum: ""}, nil, OptVFNum, OptVFNum + `="" is not a decimal VF index`},
-	{"missing vf", nil, []string{OptVFNum}, OptVFNum, OptVFNum + " is missing"},
+	{"vf and sf", map[string]string{OptSFNum: "1"}, nil, OptVFNum, "options " + OptVFNum + " and " + OptSFNum + " are both set"},
+	{"bad sf beside vf", map[string]string{OptSFNum: "x"}, nil, OptVFNum, "are both set"},
+	{"sf not a number", map[string]string{OptSFNum: "seven"}, []string{OptVFNum}, OptSFNum, OptSFNum + `="seven" is not a decimal SF number`},
+	{"negative sf", map[string]string{OptSFNum: "-1"}, []string{OptVFNum}, OptSFNum, `="-1"`},
+	{"sf past u32", map[string]string{OptSFNum: "4294967296"}, []string{OptVFNum}, OptSFNum, "from 0 to 4294967295"},
+	{"sf with a leading zero", map[string]string{OptSFNum: "088"}, []string{OptVFNum}, OptSFNum, `="088"`},
+	{"empty sf", map[string]string{OptSFNum: ""}, []string{OptVFNum}, OptSFNum, `="" is not a decimal SF number`},
+	{"huge sf", map[string]string{OptSFNum: megabyte}, []string{OptVFNum}, OptSFNum, `"… (1048576 bytes) is not a decimal SF number`},
 	{"huge vf", map[string]string{OptVFNum: megabyte}, nil, OptVFNum, `"… (1048576 bytes) is not a decimal VF index`},
 
 	{"mtu too small", map[string]string{OptMTURequest: "67"}, nil, OptMTURequest, OptMTURequest + `="67" is not an MTU`},
@@ -235,5 +243,46 @@ func TestInterfaceIDs(t *testing.T) {
 	}
 	if PluggedByOVN(ids) || OVNInstalled(ids) {
 		t.Errorf("%v is neither ovn-plugged nor ovn-installed", ids)
+	}
+}
+
+// Without vf-num the request names an SF (sf-num) or the PF itself.
+func TestParseOptionsFunctions(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		set     map[string]string
+		want    Request
+		wantFn  string
+		wantOpt []string // options Options writes besides the common ones
+	}{
+		{"vf", map[string]string{OptVFNum: "7"}, Request{Kind: VF, VFNum: 7}, OptVFNum + "=7", []string{OptVFNum}},
+		{"sf", map[string]string{OptSFNum: "88"}, Request{Kind: SF, SFNum: 88}, OptSFNum + "=88", []string{OptSFNum}},
+		{"largest sf", map[string]string{OptSFNum: "4294967295"}, Request{Kind: SF, SFNum: 4294967295}, OptSFNum + "=4294967295", []string{OptSFNum}},
+		{"pf", nil, Request{Kind: PF}, "no vf-num or sf-num (the PF itself)", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := goodOptions()
+			delete(opts, OptVFNum)
+			maps.Copy(opts, tt.set)
+			r, err := ParseOptions(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind != tt.want.Kind || r.VFNum != tt.want.VFNum || r.SFNum != tt.want.SFNum {
+				t.Fatalf("parsed %v vf %d sf %d, want %v vf %d sf %d", r.Kind, r.VFNum, r.SFNum, tt.want.Kind, tt.want.VFNum, tt.want.SFNum)
+			}
+			if got := r.Function(); got != tt.wantFn {
+				t.Errorf("Function() = %q, want %q", got, tt.wantFn)
+			}
+			out := r.Options()
+			for _, k := range []string{OptVFNum, OptSFNum} {
+				if _, has := out[k]; has != slices.Contains(tt.wantOpt, k) {
+					t.Errorf("Options() = %v: %s present %v", out, k, has)
+				}
+			}
+			if again, err := ParseOptions(out); err != nil || !reflect.DeepEqual(again, r) {
+				t.Errorf("round trip: %+v, %v; want %+v", again, err, r)
+			}
+		})
 	}
 }

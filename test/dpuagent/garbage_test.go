@@ -21,10 +21,14 @@ import (
 )
 
 // garbage is one bad option of a plug request: its key and value, or
-// missing; the port's ERROR reason must name both.
+// missing; the port's ERROR reason must name both. without is an option
+// of the good request to leave out (vf-num, for an sf-num kind); conflict
+// sets the option next to vf-num, which must be refused naming both.
 type garbage struct {
 	option, value string
 	missing       bool
+	without       string
+	conflict      bool
 }
 
 // reasonPrefix is how the ERROR reason of a port with g must start: the
@@ -32,6 +36,9 @@ type garbage struct {
 func (g garbage) reasonPrefix() string {
 	if g.missing {
 		return "option " + g.option + " is missing"
+	}
+	if g.conflict {
+		return "options " + vifplug.OptVFNum + " and " + g.option + " are both set"
 	}
 	v := strconv.Quote(g.value)
 	if len(g.value) > vifplug.MaxQuotedValue {
@@ -66,7 +73,13 @@ var garbageKinds = []garbage{
 	{option: vifplug.OptVFNum, value: "01"},
 	{option: vifplug.OptVFNum, value: "\u0661"}, // ARABIC-INDIC DIGIT ONE
 	{option: vifplug.OptVFNum, value: ""},
-	{option: vifplug.OptVFNum, missing: true},
+	// Without vf-num the request is for the PF itself; sf-num is ovn-dpu's
+	// extension, as strict as vf-num, and never beside it.
+	{option: vifplug.OptSFNum, value: "seven", without: vifplug.OptVFNum},
+	{option: vifplug.OptSFNum, value: "-1", without: vifplug.OptVFNum},
+	{option: vifplug.OptSFNum, value: "4294967296", without: vifplug.OptVFNum},
+	{option: vifplug.OptSFNum, value: "", without: vifplug.OptVFNum},
+	{option: vifplug.OptSFNum, value: "1", conflict: true},
 	{option: vifplug.OptMTURequest, value: "jumbo"},
 	{option: vifplug.OptMTURequest, value: "-1500"},
 	{option: vifplug.OptMTURequest, value: "67"},
@@ -269,6 +282,9 @@ func garbageLSPs(bed *testbed.Bed, n int) ([]testbed.LSP, map[string]string) {
 			delete(opts, g.option)
 		} else {
 			opts[g.option] = g.value
+		}
+		if g.without != "" {
+			delete(opts, g.without)
 		}
 		name := fmt.Sprintf("junk%05d", i)
 		ports = append(ports, testbed.LSP{Name: name, Options: opts})

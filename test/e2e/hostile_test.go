@@ -71,7 +71,7 @@ func TestHostileInput(t *testing.T) {
 	h := &hostile{e: e, vf: testbed.Must(b.AddVF(e.ctx, 0, 9))(t), pod: testbed.Must(b.AddPod(e.ctx, "hostile"))(t)}
 	h.conf = e.netconf(h.vf.PCI, nil, map[string]any{"runtimeConfig": map[string]any{"ips": []string{"10.50.0.5/24"}}})
 	h.vfLine = h.linkLine(t)
-	// VFs the host sees without a netdev, a PF, a VF the DPU has no
+	// VFs the host sees without a netdev, a PF without its netdev, a VF the DPU has no
 	// representor for, and a switch on which OVN assigns IPv6 addresses.
 	vfio := testbed.Must(b.AddNetdevlessVF(0, 20, "vfio-pci"))(t)
 	stub := testbed.Must(b.AddNetdevlessVF(0, 21, "pci-stub"))(t)
@@ -140,8 +140,14 @@ func TestHostileInput(t *testing.T) {
 		{name: "deviceID a path", conf: map[string]any{"deviceID": "../../../etc"}, code: 7, msg: []string{`deviceID "../../../etc"`}},
 		{name: "deviceID of no device", conf: map[string]any{"deviceID": "0000:10:1f.7"}, code: 102,
 			msg: []string{"VF 0000:10:1f.7 cannot be attached", "no such PCI device"}},
-		{name: "deviceID a PF", conf: map[string]any{"deviceID": pf}, code: 102,
-			msg: []string{"VF " + pf + " cannot be attached", "is a PF", "not supported"}},
+		// A PF is attached whole; this one's netdev (hpf0) exists in sysfs
+		// only, as a PF whose netdev is in another namespace.
+		{name: "deviceID a PF whose netdev is not here", conf: map[string]any{"deviceID": pf}, code: 102,
+			msg: []string{"cannot move PF " + pf + " (hpf0)"}},
+		{name: "deviceID an SF the host does not have", conf: map[string]any{"deviceID": "mlx5_core.sf.99"}, code: 102,
+			msg: []string{"SF mlx5_core.sf.99 cannot be attached", "no such auxiliary device"}},
+		{name: "deviceID an auxiliary name with a path", conf: map[string]any{"deviceID": "../sf.1"}, code: 7,
+			msg: []string{`deviceID "../sf.1" is not a PCI address or an auxiliary device name`}},
 		{name: "deviceID a VF on vfio-pci", conf: map[string]any{"deviceID": vfio}, code: 102,
 			msg: []string{"VF " + vfio + " cannot be attached", "bound to vfio-pci"}},
 		{name: "deviceID a VF of a driver without netdev", conf: map[string]any{"deviceID": stub}, code: 102,

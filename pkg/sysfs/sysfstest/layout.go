@@ -95,7 +95,12 @@ func (t *Tree) addDevice(pci string) error {
 }
 
 func (t *Tree) addNetdev(pci, ifname string, mac net.HardwareAddr) error {
-	dir := filepath.Join(t.devDir(pci), "net", ifname)
+	return t.addNetdevIn(t.devDir(pci), ifname, mac)
+}
+
+// addNetdevIn adds netdev ifname under the device directory devDir.
+func (t *Tree) addNetdevIn(devDir, ifname string, mac net.HardwareAddr) error {
+	dir := filepath.Join(devDir, "net", ifname)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -120,9 +125,9 @@ func (t *Tree) bind(pci, driver string) error {
 	return symlink(t.devDir(pci), filepath.Join(drv, pci))
 }
 
-// netdevOf returns the device's only netdev.
-func (t *Tree) netdevOf(pci string) (string, error) {
-	entries, err := os.ReadDir(filepath.Join(t.devDir(pci), "net"))
+// netdevOf returns the only netdev of the device directory dir.
+func (t *Tree) netdevOf(dir string) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, "net"))
 	if err != nil && !os.IsNotExist(err) {
 		return "", err
 	}
@@ -132,19 +137,19 @@ func (t *Tree) netdevOf(pci string) (string, error) {
 	return entries[0].Name(), nil
 }
 
-func (t *Tree) stashNetdev(pci, ifname string) error {
-	stash := t.stashDir(pci)
+func (t *Tree) stashNetdev(id, dir, ifname string) error {
+	stash := t.stashDir(id)
 	if err := os.MkdirAll(stash, 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(t.devDir(pci), "net", ifname), filepath.Join(stash, ifname)); err != nil {
+	if err := os.Rename(filepath.Join(dir, "net", ifname), filepath.Join(stash, ifname)); err != nil {
 		return err
 	}
 	return os.Remove(t.classNet(ifname))
 }
 
-func (t *Tree) unstashNetdev(pci, ifname string) error {
-	stash := t.stashDir(pci)
+func (t *Tree) unstashNetdev(id, devDir, ifname string) error {
+	stash := t.stashDir(id)
 	entries, err := os.ReadDir(stash)
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -162,7 +167,7 @@ func (t *Tree) unstashNetdev(pci, ifname string) error {
 	if absent, err := isAbsent(t.classNet(ifname)); err != nil || !absent {
 		return netdevExists(ifname, err)
 	}
-	dir := filepath.Join(t.devDir(pci), "net", ifname)
+	dir := filepath.Join(devDir, "net", ifname)
 	if err := os.Rename(filepath.Join(stash, old), dir); err != nil {
 		return err
 	}

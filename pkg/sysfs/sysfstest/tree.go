@@ -103,19 +103,19 @@ func (t *Tree) addVF(pf, vf string, index int, netdev string, mac net.HardwareAd
 
 // MoveNetdevToPod hides the VF's netdev from the host, as moving it into a
 // pod's network namespace does: net/ stays, empty, and class/net loses the
-// name.
+// name. vfPCI may also be a PF's address or an SF's auxiliary device name.
 func (t *Tree) MoveNetdevToPod(vfPCI string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	vf, err := t.existingDevice(vfPCI)
+	vf, dir, err := t.function(vfPCI)
 	if err != nil {
 		return fmt.Errorf("move netdev to pod: %w", err)
 	}
-	name, err := t.netdevOf(vf)
+	name, err := t.netdevOf(dir)
 	if err != nil {
 		return fmt.Errorf("move netdev of %s to pod: %w", vf, err)
 	}
-	if err := t.stashNetdev(vf, name); err != nil {
+	if err := t.stashNetdev(vf, dir, name); err != nil {
 		return fmt.Errorf("move netdev %s of %s to pod: %w", name, vf, err)
 	}
 	return nil
@@ -127,11 +127,11 @@ func (t *Tree) MoveNetdevToPod(vfPCI string) error {
 func (t *Tree) MoveNetdevHome(vfPCI, ifname string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	vf, err := t.existingDevice(vfPCI)
+	vf, dir, err := t.function(vfPCI)
 	if err != nil {
 		return fmt.Errorf("move netdev home: %w", err)
 	}
-	if err := t.unstashNetdev(vf, ifname); err != nil {
+	if err := t.unstashNetdev(vf, dir, ifname); err != nil {
 		return fmt.Errorf("move netdev of %s home: %w", vf, err)
 	}
 	return nil

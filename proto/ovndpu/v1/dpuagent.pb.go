@@ -517,9 +517,14 @@ type InfoResponse struct {
 	// Host PF MACs this DPU has representors for, lower case.
 	PfMacs []string `protobuf:"bytes,6,rep,name=pf_macs,json=pfMacs,proto3" json:"pf_macs,omitempty"`
 	// Who plugs representors: "agent" or "ovn-controller".
-	Plugger       string `protobuf:"bytes,7,opt,name=plugger,proto3" json:"plugger,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Plugger string `protobuf:"bytes,7,opt,name=plugger,proto3" json:"plugger,omitempty"`
+	// The DPU sets each VF's MAC (its devlink port function hw_addr) to the
+	// logical port's MAC before plugging it (ovn-dpu-agent
+	// --set-function-mac): the host must leave the VF's MAC as the DPU set
+	// it, because in restricted host mode it cannot change it.
+	SetsFunctionMac bool `protobuf:"varint,8,opt,name=sets_function_mac,json=setsFunctionMac,proto3" json:"sets_function_mac,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *InfoResponse) Reset() {
@@ -601,6 +606,13 @@ func (x *InfoResponse) GetPlugger() string {
 	return ""
 }
 
+func (x *InfoResponse) GetSetsFunctionMac() bool {
+	if x != nil {
+		return x.SetsFunctionMac
+	}
+	return false
+}
+
 var File_dpuagent_proto protoreflect.FileDescriptor
 
 const file_dpuagent_proto_rawDesc = "" +
@@ -637,7 +649,7 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\x04port\x18\x01 \x01(\v2\x15.ovndpu.v1.PortStatusH\x00R\x04port\x12J\n" +
 	"\x11snapshot_complete\x18\x02 \x01(\v2\x1b.ovndpu.v1.SnapshotCompleteH\x00R\x10snapshotCompleteB\a\n" +
 	"\x05event\"\r\n" +
-	"\vInfoRequest\"\xe0\x01\n" +
+	"\vInfoRequest\"\x8c\x02\n" +
 	"\fInfoResponse\x12\x18\n" +
 	"\achassis\x18\x01 \x01(\tR\achassis\x12-\n" +
 	"\x12chassis_registered\x18\x02 \x01(\bR\x11chassisRegistered\x12\x16\n" +
@@ -645,7 +657,8 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12\"\n" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12\x17\n" +
 	"\apf_macs\x18\x06 \x03(\tR\x06pfMacs\x12\x18\n" +
-	"\aplugger\x18\a \x01(\tR\aplugger*{\n" +
+	"\aplugger\x18\a \x01(\tR\aplugger\x12*\n" +
+	"\x11sets_function_mac\x18\b \x01(\bR\x0fsetsFunctionMac*{\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPHASE_PENDING\x10\x01\x12\x11\n" +
