@@ -1,6 +1,11 @@
 package bench
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Helpers other measuring tools (test/scale) share with this one, so
 // that every report computes percentiles and draws axes the same way.
@@ -28,6 +33,23 @@ func AddStages(path string) (map[string]map[string]float64, error) {
 		if l.stages != nil {
 			out[id] = l.stages
 		}
+	}
+	return out, nil
+}
+
+// Sizes parses a flag's comma-separated list of sizes ("1,32,128"),
+// skipping empty items; the error names the flag and its value.
+func Sizes(flagName, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--%s %q: %q is not a positive integer", flagName, list, s)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

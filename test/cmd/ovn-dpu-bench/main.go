@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/ovn-dpu/ovn-dpu/test/bench"
@@ -36,17 +34,12 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := bench.Config{Samples: *samples, Foreign: *foreign, ForeignChassis: *chassis}
-	for _, s := range strings.Split(*bursts, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "--bursts %q: %v\n", *bursts, err)
-			os.Exit(2)
-		}
-		cfg.Bursts = append(cfg.Bursts, n)
+	sizes, err := bench.Sizes("bursts", *bursts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
+	cfg.Bursts = sizes
 	if !*quiet {
 		cfg.Progress = os.Stderr
 	}

@@ -17,10 +17,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
+	"github.com/ovn-dpu/ovn-dpu/test/bench"
 	"github.com/ovn-dpu/ovn-dpu/test/scale"
 )
 
@@ -42,24 +41,18 @@ func main() {
 		os.Exit(2)
 	}
 	cfg := scale.Config{Pods: *pods, Concurrency: *conc, MinOps: *minOps, Measured: *measured, References: *refs, TraceDir: *trace}
-	for _, s := range strings.Split(*sizes, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "--n %q: %v\n", *sizes, err)
-			os.Exit(2)
-		}
-		cfg.N = append(cfg.N, n)
+	ns, err := bench.Sizes("n", *sizes)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
+	cfg.N = ns
 	if !*quiet {
 		cfg.Progress = os.Stderr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var results []*scale.Result
-	var err error
 	if *fromJSON != "" {
 		results, err = scale.ReadJSON(*fromJSON)
 	} else {
