@@ -191,7 +191,7 @@ func explain(in explainInput) *ovndpuv1.WhyResponse {
 			var err error
 			rep, err = in.reps.LookupFunction(req.PFMAC, req.function())
 			r := &ovndpuv1.WhyRepresentor{PfMac: req.PFMAC.String(), VfNum: int32(req.VFNum), Netdev: rep.Netdev,
-				DevlinkHandle: rep.Handle}
+				DevlinkHandle: rep.Handle, Function: req.Label()}
 			if err != nil {
 				r.Error = err.Error()
 			}

@@ -14,6 +14,7 @@ func baseStatus(r request) *ovndpuv1.PortStatus {
 		AttachmentId: r.attachment,
 		OwnerNode:    r.owner,
 		VfNum:        int32(r.VFNum),
+		Function:     r.Label(),
 		Mtu:          int32(r.MTU),
 	}
 	if r.PFMAC != nil {

@@ -22,6 +22,7 @@ type Port struct {
 	Representor  string     `json:"representor,omitempty"`
 	PFMAC        string     `json:"pfMAC,omitempty"`
 	VFNum        int32      `json:"vfNum"`
+	Function     string     `json:"function,omitempty"` // "vf N", "sf N" or "pf"
 	Ofport       int64      `json:"ofport,omitempty"`
 	Phase        string     `json:"phase"`
 	Reason       string     `json:"reason,omitempty"`
@@ -76,8 +77,9 @@ func PortOf(r *ovndpuv1.PortRow) Port {
 	st := r.GetStatus()
 	p := Port{LogicalPort: st.GetLogicalPort(), Attachment: st.GetAttachmentId(), Owner: st.GetOwnerNode(),
 		PodNamespace: r.GetPodNamespace(), PodName: r.GetPodName(), DeviceID: r.GetDeviceId(),
-		Representor: st.GetRepresentor(), PFMAC: st.GetPfMac(), VFNum: st.GetVfNum(), Ofport: st.GetOfport(),
-		Phase: PhaseName(st.GetPhase()), Reason: st.GetReason(), Generation: st.GetGeneration()}
+		Representor: st.GetRepresentor(), PFMAC: st.GetPfMac(), VFNum: st.GetVfNum(), Function: st.GetFunction(),
+		Ofport: st.GetOfport(),
+		Phase:  PhaseName(st.GetPhase()), Reason: st.GetReason(), Generation: st.GetGeneration()}
 	if st.GetFirstSeen() != nil {
 		p.FirstSeen = ts(st.GetFirstSeen())
 	}
@@ -184,6 +186,16 @@ func newTable(w io.Writer) (*tabwriter.Writer, func() error) {
 	}
 }
 
+// functionLabel is what a row or explanation names the requested function
+// by: the agent's label ("vf 3", "sf 7", "pf"), or, from an agent older
+// than that field, the VF number.
+func functionLabel(label string, vfNum int32) string {
+	if label != "" {
+		return label
+	}
+	return fmt.Sprintf("vf %d", vfNum)
+}
+
 // WritePortsTable prints the ports as a table, ages counted to now.
 func WritePortsTable(w io.Writer, ports []Port, now time.Time) error {
 	tw, flush := newTable(w)
@@ -191,7 +203,7 @@ func WritePortsTable(w io.Writer, ports []Port, now time.Time) error {
 	for _, p := range ports {
 		vf := p.DeviceID
 		if vf == "" && p.PFMAC != "" {
-			vf = fmt.Sprintf("%s/%d", p.PFMAC, p.VFNum)
+			vf = p.PFMAC + "/" + functionLabel(p.Function, p.VFNum)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.LogicalPort, dash(p.Attachment),
 			pod(p.PodNamespace, p.PodName, p.Owner), dash(vf), dash(p.Representor), p.Phase, age(p.FirstSeen, now),

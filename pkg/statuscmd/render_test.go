@@ -138,7 +138,7 @@ SB asks (Port_Binding):
     ovn-dpu:owner=node1
 
 representor table (devlink):
-  pf-mac 0c:42:a1:00:00:01 vf-num 1: no representor for pf-mac 0c:42:a1:00:00:01 vf-num 1
+  pf-mac 0c:42:a1:00:00:01 vf 1: no representor for pf-mac 0c:42:a1:00:00:01 vf-num 1
 
 OVS (Interface):
   no interface for this port or its representor
@@ -175,5 +175,30 @@ func TestUsage(t *testing.T) {
 	if code := RunAttachments([]string{"--socket=" + t.TempDir() + "/x.sock"}, &out, &errOut); code != exitFailed ||
 		!strings.Contains(errOut.String(), "cannot reach ovn-dpu-host-agent on ") || !strings.Contains(errOut.String(), "(is it running?)") {
 		t.Errorf("attachments, no daemon: exit %d, %q", code, errOut.String())
+	}
+}
+
+// A row without a host device names the function the LSP asks for, as
+// the agent labels it (a VF number alone from an older agent).
+func TestPortsTableNamesTheFunction(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		function string
+		vfNum    int32
+		want     string
+	}{
+		{"sf 7", 0, "0c:42:a1:00:00:01/sf 7"},
+		{"pf", 0, "0c:42:a1:00:00:01/pf"},
+		{"vf 2", 2, "0c:42:a1:00:00:01/vf 2"},
+		{"", 3, "0c:42:a1:00:00:01/vf 3"},
+	} {
+		var b strings.Builder
+		p := Port{LogicalPort: "cms-port", PFMAC: "0c:42:a1:00:00:01", VFNum: tc.vfNum, Function: tc.function, Phase: "PENDING"}
+		if err := WritePortsTable(&b, []Port{p}, now); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("function %q: table\n%s\nlacks %q", tc.function, b.String(), tc.want)
+		}
 	}
 }

@@ -36,6 +36,7 @@ type WhyBinding struct {
 type WhyRepresentor struct {
 	PFMAC         string `json:"pfMAC"`
 	VFNum         int32  `json:"vfNum"`
+	Function      string `json:"function,omitempty"` // "vf N", "sf N" or "pf"
 	Netdev        string `json:"netdev,omitempty"`
 	DevlinkHandle string `json:"devlinkHandle,omitempty"`
 	Error         string `json:"error,omitempty"`
@@ -61,7 +62,7 @@ func WhyOf(r *ovndpuv1.WhyResponse) Why {
 			Invalid: b.GetInvalid()}
 	}
 	if rep := r.GetRepresentor(); rep != nil {
-		w.Representor = &WhyRepresentor{PFMAC: rep.GetPfMac(), VFNum: rep.GetVfNum(), Netdev: rep.GetNetdev(),
+		w.Representor = &WhyRepresentor{PFMAC: rep.GetPfMac(), VFNum: rep.GetVfNum(), Function: rep.GetFunction(), Netdev: rep.GetNetdev(),
 			DevlinkHandle: rep.GetDevlinkHandle(), Error: rep.GetError()}
 	}
 	if i := r.GetInterface(); i != nil {
@@ -105,9 +106,9 @@ func WriteWhy(out io.Writer, w Why) error {
 	case r == nil:
 		b.WriteString("  not looked up (no valid representor request)\n")
 	case r.Error != "":
-		fmt.Fprintf(&b, "  pf-mac %s vf-num %d: %s\n", r.PFMAC, r.VFNum, r.Error)
+		fmt.Fprintf(&b, "  pf-mac %s %s: %s\n", r.PFMAC, functionLabel(r.Function, r.VFNum), r.Error)
 	default:
-		fmt.Fprintf(&b, "  pf-mac %s vf-num %d: %s (%s)\n", r.PFMAC, r.VFNum, r.Netdev, dash(r.DevlinkHandle))
+		fmt.Fprintf(&b, "  pf-mac %s %s: %s (%s)\n", r.PFMAC, functionLabel(r.Function, r.VFNum), r.Netdev, dash(r.DevlinkHandle))
 	}
 	b.WriteString("\nOVS (Interface):\n")
 	if i := w.Interface; i == nil {

@@ -83,6 +83,18 @@ func (r Request) Options() map[string]string {
 	return opts
 }
 
+// Label names the requested function briefly: "vf 3", "sf 7" or "pf", as
+// statuses and the status commands show it.
+func (r Request) Label() string {
+	switch r.Kind {
+	case SF:
+		return "sf " + strconv.FormatUint(uint64(r.SFNum), 10)
+	case PF:
+		return "pf"
+	}
+	return "vf " + strconv.Itoa(r.VFNum)
+}
+
 // Function names the function r asks for as its options spell it, for
 // messages: "vif-plug:representor:vf-num=3", "vif-plug:representor:sf-num=88",
 // or, for the PF itself, "no vf-num or sf-num (the PF itself)".

@@ -187,7 +187,7 @@ func TestStatusCommands(t *testing.T) {
 	for _, want := range []string{
 		"requested_chassis: " + e.bed.Chassis, "claimed: no", "vif-plug:representor:vf-num=1",
 		"ovn-dpu:owner=" + e.host.Node,
-		fmt.Sprintf("pf-mac %s vf-num 1: no representor", vfB.PFMAC), "no interface for this port",
+		fmt.Sprintf("pf-mac %s vf 1: no representor", vfB.PFMAC), "no interface for this port",
 		"waiting for: PENDING: waiting for the representor",
 	} {
 		if !strings.Contains(why, want) {
@@ -197,7 +197,7 @@ func TestStatusCommands(t *testing.T) {
 	why = runStatus(t, testbed.Must(e.dpu.PortsCommand(ctx, "--why", lspA))(t), "ports --why a")
 	t.Logf("ovn-dpu-agent ports --why %s:\n%s", lspA, why)
 	for _, want := range []string{
-		"claimed: yes, by this chassis", fmt.Sprintf("pf-mac %s vf-num 0: %s", vfA.PFMAC, vfA.Representor),
+		"claimed: yes, by this chassis", fmt.Sprintf("pf-mac %s vf 0: %s", vfA.PFMAC, vfA.Representor),
 		vfA.Representor + " in bridge br-int, ofport ", "ovn-installed true", "iface-id=" + lspA, "ovn-dpu-plugged=representor",
 		"READY", "waiting for: nothing: the port is READY",
 	} {

@@ -482,7 +482,9 @@ type WhyRepresentor struct {
 	// Its devlink port handle ("pci/0000:03:00.0/196609").
 	DevlinkHandle string `protobuf:"bytes,4,opt,name=devlink_handle,json=devlinkHandle,proto3" json:"devlink_handle,omitempty"`
 	// Why the lookup found nothing (or more than one); empty on a match.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The function looked up: "vf N", "sf N" or "pf" (see PortStatus).
+	Function      string `protobuf:"bytes,6,opt,name=function,proto3" json:"function,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -548,6 +550,13 @@ func (x *WhyRepresentor) GetDevlinkHandle() string {
 func (x *WhyRepresentor) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *WhyRepresentor) GetFunction() string {
+	if x != nil {
+		return x.Function
 	}
 	return ""
 }
@@ -934,13 +943,14 @@ const file_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
 	"\x10ExternalIdsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaf\x01\n" +
 	"\x0eWhyRepresentor\x12\x15\n" +
 	"\x06pf_mac\x18\x01 \x01(\tR\x05pfMac\x12\x15\n" +
 	"\x06vf_num\x18\x02 \x01(\x05R\x05vfNum\x12\x16\n" +
 	"\x06netdev\x18\x03 \x01(\tR\x06netdev\x12%\n" +
 	"\x0edevlink_handle\x18\x04 \x01(\tR\rdevlinkHandle\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\xb4\x02\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
+	"\bfunction\x18\x06 \x01(\tR\bfunction\"\xb4\x02\n" +
 	"\fWhyInterface\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06bridge\x18\x02 \x01(\tR\x06bridge\x12\x16\n" +

@@ -192,7 +192,11 @@ type PortStatus struct {
 	Claimed *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=claimed,proto3" json:"claimed,omitempty"`
 	// installed: the agent saw external_ids:ovn-installed=true on the
 	// interface (ovn-controller installed its flows).
-	Installed     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=installed,proto3" json:"installed,omitempty"`
+	Installed *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=installed,proto3" json:"installed,omitempty"`
+	// Which function of the PF the request names: "vf N", "sf N" (ovn-dpu's
+	// sf-num extension) or "pf" (the PF itself); vf_num is meaningful only
+	// for "vf N". Empty from agents older than this field.
+	Function      string `protobuf:"bytes,17,opt,name=function,proto3" json:"function,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -337,6 +341,13 @@ func (x *PortStatus) GetInstalled() *timestamppb.Timestamp {
 		return x.Installed
 	}
 	return nil
+}
+
+func (x *PortStatus) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
 }
 
 type SnapshotComplete struct {
@@ -619,7 +630,7 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\n" +
 	"\x0edpuagent.proto\x12\tovndpu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"'\n" +
 	"\x11WatchPortsRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"\xe4\x04\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"\x80\x05\n" +
 	"\n" +
 	"PortStatus\x12!\n" +
 	"\flogical_port\x18\x01 \x01(\tR\vlogicalPort\x12#\n" +
@@ -642,7 +653,8 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\aupdated\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x124\n" +
 	"\aplugged\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\aplugged\x124\n" +
 	"\aclaimed\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aclaimed\x128\n" +
-	"\tinstalled\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tinstalled\"(\n" +
+	"\tinstalled\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tinstalled\x12\x1a\n" +
+	"\bfunction\x18\x11 \x01(\tR\bfunction\"(\n" +
 	"\x10SnapshotComplete\x12\x14\n" +
 	"\x05ports\x18\x01 \x01(\rR\x05ports\"\x96\x01\n" +
 	"\x12WatchPortsResponse\x12+\n" +
