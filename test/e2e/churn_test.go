@@ -25,9 +25,13 @@ import (
 const (
 	churnWorkers       = 20
 	churnCyclesDefault = 60
-	// churnADDTimeout is each ADD's timeoutSeconds; an ADD that has not
-	// answered by then plus the plugin's call margin broke its promise.
-	churnADDTimeout = 20 * time.Second
+	// churnADDTimeout is each ADD's timeoutSeconds, the plugin's default
+	// (what a runtime gets unless it asks otherwise): ovn-northd, which
+	// backs off up to 8 s per attempt while it looks for a new leader, can
+	// take longer than 20 s to carry an LSP into SB after a leader kill. An
+	// ADD that has not answered by then plus the plugin's call margin
+	// broke its promise.
+	churnADDTimeout = 60 * time.Second
 	// churnDeadline is when an ADD that has not returned at all counts as
 	// hung rather than failed: the agent's timeout, the plugin's margin
 	// (cniclient.DefaultCallMargin) and cnitool's own start-up.
