@@ -182,6 +182,7 @@ func sameContent(a, b *ovndpuv1.PortStatus) bool {
 		a.GetMtu() == b.GetMtu() &&
 		a.GetPfMac() == b.GetPfMac() &&
 		a.GetVfNum() == b.GetVfNum() &&
+		a.GetFunction() == b.GetFunction() &&
 		proto.Equal(a.GetPlugged(), b.GetPlugged()) &&
 		proto.Equal(a.GetClaimed(), b.GetClaimed()) &&
 		proto.Equal(a.GetInstalled(), b.GetInstalled())

@@ -443,6 +443,14 @@ func (u untouchedObjects) snapshot(t *testing.T) string {
 	}
 	sb.WriteString(testbed.Must(e.bed.SBCtl(e.ctx, "--columns=logical_port,options,chassis,requested_chassis,external_ids",
 		"find", "Port_Binding", "logical_port=other-chassis-port"))(t) + "\n")
-	sb.WriteString(testbed.Must(e.bed.VSCtl(e.ctx, "--columns=name,type,external_ids,options", "list", "Interface", "cms-tap"))(t))
+	// The interface's keys, not ovn-controller's own: it binds cms-port
+	// here and sets ovn-installed (and its timestamp, anew after each
+	// restart) whenever it gets to it.
+	sb.WriteString(testbed.Must(e.bed.VSCtl(e.ctx, "--columns=name,type,options", "list", "Interface", "cms-tap"))(t) + "\n")
+	sb.WriteString(testbed.Must(e.bed.VSCtl(e.ctx, "get", "Interface", "cms-tap", "external_ids:iface-id", "external_ids:owner"))(t) + "\n")
+	ids := testbed.Must(e.bed.VSCtl(e.ctx, "get", "Interface", "cms-tap", "external_ids"))(t)
+	if strings.Contains(ids, "ovn-dpu") {
+		sb.WriteString("ovn-dpu keys on cms-tap: " + ids + "\n")
+	}
 	return sb.String()
 }
