@@ -132,18 +132,17 @@ func TestStatusCommands(t *testing.T) {
 
 	// The table, once all three rows are there.
 	var table string
-	start := time.Now()
-	for {
+	err := testbed.Eventually(ctx, time.Minute, "ovn-dpu-agent ports shows a READY, b PENDING and "+cms+" ERROR", func() error {
 		cmd := testbed.Must(e.dpu.PortsCommand(ctx))(t)
 		table = runStatus(t, cmd, "ovn-dpu-agent ports")
 		a, b, c := line(table, lspA), line(table, lspB), line(table, cms)
 		if strings.Contains(a, "READY") && strings.Contains(b, "PENDING") && strings.Contains(c, "ERROR") {
-			break
+			return nil
 		}
-		if time.Since(start) > time.Minute {
-			t.Fatalf("ovn-dpu-agent ports never showed a READY, b PENDING and %s ERROR:\n%s", cms, table)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("not yet:\n%s", table)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("ovn-dpu-agent ports:\n%s", table)
 	for _, want := range []struct{ lsp, has string }{
