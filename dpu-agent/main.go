@@ -28,7 +28,7 @@ import (
 
 type flags struct {
 	sb, ovs, sysfsRoot, chassis, bridge, listen, devlinkDump, plugger, logLevel, metrics string
-	adminSocket                                                                          string
+	adminSocket, hosts                                                                   string
 	representorWait                                                                      time.Duration
 	setFunctionMAC                                                                       bool
 	probeInterval                                                                        time.Duration
@@ -51,6 +51,9 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.adminSocket, "admin-socket", statuscmd.DefaultDPUAdminSocket,
 		"unix socket (mode 0600) serving the read-only status commands ('ovn-dpu-agent ports'); empty: off")
+	fs.StringVar(&f.hosts, "hosts", "", "for a DPU serving several hosts (multi-host NIC): `NAME=CONTROLLER,...` maps each host's "+
+		"certificate identity to its devlink controller; each host then sees only its own PFs and ports, and gets a "+
+		"representor plugged only for an attachment it claimed (needs mutual TLS)")
 	fs.BoolVar(&f.setFunctionMAC, "set-function-mac", false,
 		"before plugging a VF's representor, set its devlink port function hw_addr to the logical port's MAC "+
 			"(NICs whose host cannot set VF MACs, e.g. BlueField in restricted host mode); hosts then leave the VF's MAC alone")
@@ -92,8 +95,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		go func() { _ = r.Run(ctx) }() // nil-safe: insecure mode has no reloader
 	}
 	store := portstatus.NewStore(portstatus.WithLogger(log))
-	agent, err := dpuagent.New(cfg, store, dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait),
-		dpuagent.WithProbeInterval(f.probeInterval))
+	opts := []dpuagent.Option{dpuagent.WithLogger(log), dpuagent.WithRepresentorWait(f.representorWait),
+		dpuagent.WithProbeInterval(f.probeInterval)}
+	if !f.tls.Insecure {
+		opts = append(opts, dpuagent.WithPeerIdentity(tlsutil.PeerIdentity))
+	}
+	agent, err := dpuagent.New(cfg, store, opts...)
 	if err != nil {
 		return err
 	}
@@ -118,7 +125,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		runAll = func(ctx context.Context) error { return cmdutil.Serve(ctx, admin, adminLis, agent.Run) }
 	}
 	log.Info("ovn-dpu-agent serving", "version", version.Version, "listen", lis.Addr().String(), "tls", !f.tls.Insecure,
-		"admin_socket", f.adminSocket)
+		"admin_socket", f.adminSocket, "hosts", cfg.Hosts.String())
 	return cmdutil.Serve(ctx, srv, lis, runAll)
 }
 
@@ -140,6 +147,9 @@ func agentConfig(f flags, log *slog.Logger) (dpuagent.Config, []*tlsutil.Reloade
 	cfg := dpuagent.Config{SBRemotes: sb, OVSRemote: ovs[0], Chassis: f.chassis, Bridge: f.bridge,
 		Plugger: dpuagent.Plugger(f.plugger), SysfsRoot: f.sysfsRoot, DevlinkDump: f.devlinkDump,
 		SetFunctionMAC: f.setFunctionMAC}
+	if cfg.Hosts, err = dpuagent.ParseHosts(f.hosts); err != nil {
+		return cfg, nil, err
+	}
 	if cfg.SBTLS, err = tlsFor(sb); err != nil {
 		return cfg, nil, err
 	}

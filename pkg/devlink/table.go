@@ -143,3 +143,39 @@ func (t *Table) Len() int {
 func (t *Table) KnownPFs() []string {
 	return slices.Clone(t.idx.Load().macs)
 }
+
+// PFController says which devlink controller (host) the PF whose MAC is
+// pfMAC belongs to. ok is false for an unknown MAC, and for a MAC that PFs
+// of two controllers share: no host can be told it is theirs.
+func (t *Table) PFController(pfMAC net.HardwareAddr) (controller uint32, ok bool) {
+	e := t.idx.Load().byMAC[string(pfMAC)]
+	if e == nil {
+		return 0, false
+	}
+	return e.controller()
+}
+
+// KnownPFsOf lists, sorted, the PF MACs lookups can match that belong to
+// controller alone (as PFController says).
+func (t *Table) KnownPFsOf(controller uint32) []string {
+	var macs []string
+	for _, e := range t.idx.Load().byMAC {
+		if c, ok := e.controller(); ok && c == controller {
+			macs = append(macs, e.mac.String())
+		}
+	}
+	slices.Sort(macs)
+	return macs
+}
+
+func (e *pfEntry) controller() (uint32, bool) {
+	if len(e.keys) == 0 {
+		return 0, false
+	}
+	for _, k := range e.keys[1:] {
+		if k.controller != e.keys[0].controller {
+			return 0, false
+		}
+	}
+	return e.keys[0].controller, true
+}

@@ -499,3 +499,29 @@ func TestTableOwnsItsPorts(t *testing.T) {
 	}
 	checkLookups(t, tbl, blueFieldCases)
 }
+
+// TestPFControllers: each PF MAC belongs to its devlink controller; a MAC
+// PFs of two controllers share belongs to neither host.
+func TestPFControllers(t *testing.T) {
+	macA, macB, shared := mustMAC(t, "0e:00:00:00:0a:01"), mustMAC(t, "0e:00:00:00:0b:01"), mustMAC(t, "0e:00:00:00:0c:01")
+	pf := func(index, controller uint32, pfnum uint16, mac net.HardwareAddr) Port {
+		return Port{Device: "pci/0000:03:00.0", Index: index, Flavour: PCIPF, Controller: controller, PFNum: pfnum, External: true, HWAddr: mac}
+	}
+	tbl := NewTable(WithLogger(testLogger(t)), WithSysfsRoot(t.TempDir()))
+	tbl.Replace([]Port{pf(1, 1, 0, macA), pf(2, 2, 0, macB), pf(3, 1, 1, shared), pf(4, 2, 1, shared)})
+	for _, tc := range []struct {
+		mac        net.HardwareAddr
+		controller uint32
+		ok         bool
+	}{{macA, 1, true}, {macB, 2, true}, {shared, 0, false}, {mustMAC(t, "0e:00:00:00:0d:01"), 0, false}} {
+		if c, ok := tbl.PFController(tc.mac); c != tc.controller || ok != tc.ok {
+			t.Errorf("PFController(%s) = %d, %v; want %d, %v", tc.mac, c, ok, tc.controller, tc.ok)
+		}
+	}
+	if got := tbl.KnownPFsOf(1); !slices.Equal(got, []string{macA.String()}) {
+		t.Errorf("KnownPFsOf(1) = %v, want [%s]", got, macA)
+	}
+	if got := tbl.KnownPFsOf(3); len(got) != 0 {
+		t.Errorf("KnownPFsOf(3) = %v, want none", got)
+	}
+}

@@ -54,6 +54,7 @@ type Agent struct {
 	lastReconnect atomic.Int64
 	goneBindings  goneSet
 	metrics       *metrics
+	claims        claimBook
 
 	trigger chan struct{}
 	synced  chan struct{} // closed after the first full reconcile
@@ -97,6 +98,12 @@ func New(cfg Config, store *portstatus.Store, opts ...Option) (*Agent, error) {
 		return nil, fmt.Errorf("--set-function-mac needs --plugger %s: the MAC is set before the agent plugs", PluggerAgent)
 	}
 	o := newOptions(opts)
+	if cfg.Hosts.Enabled() && (cfg.Plugger != PluggerAgent || o.peerIdentity == nil) {
+		// Claims are enforced where the agent plugs, and are worth only
+		// the caller identity they are checked against.
+		return nil, fmt.Errorf("--hosts needs --plugger %s and mutual TLS (--tls-cert, --tls-key, --tls-ca; not --insecure): "+
+			"a host's claims are checked against its client certificate", PluggerAgent)
+	}
 	a := &Agent{
 		cfg: cfg, opts: o, log: o.log, store: store,
 		trigger:       make(chan struct{}, 1),

@@ -14,15 +14,11 @@ import (
 
 // Capabilities this agent's API offers, for clients that must cope with
 // older agents.
-var capabilities = []string{"watch-ports", "snapshot-marker", "node-filter", "info"}
+var capabilities = []string{"watch-ports", "snapshot-marker", "node-filter", "info", "claims"}
 
-// Info answers the gRPC Info call.
-//
-// Unlike WatchPorts, Info is not scoped to the caller's identity: pf_macs
-// lists every PF the devlink table can match. Today a DPU serves the one
-// host its NIC sits in, so those are that host's PFs and nothing of another
-// host's; a NIC shared by several hosts (multi-host) would need the PFs
-// mapped to hosts before they could be scoped, and is not yet supported.
+// Info answers the gRPC Info call. pf_macs lists the PFs the devlink table
+// can match: every one on a DPU serving the one host its NIC sits in, and
+// only the caller's own (its devlink controller's) with --hosts.
 func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 	id := a.identity()
 	if id.name == "" {
@@ -30,15 +26,24 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 		// one (OVS may not have its system-id yet at boot).
 		return nil, status.Error(codes.Unavailable, "chassis name not known yet: waiting for Open_vSwitch external_ids:"+ovsSystemID)
 	}
+	pfs := a.table.KnownPFs()
+	if a.cfg.Hosts.Enabled() {
+		_, controller, err := a.caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pfs = a.table.KnownPFsOf(controller)
+	}
 	return &ovndpuv1.InfoResponse{
 		Chassis:           id.name,
 		ChassisRegistered: id.uuid != "",
 		Bridge:            a.cfg.Bridge,
 		Version:           version.Version,
 		Capabilities:      capabilities,
-		PfMacs:            a.table.KnownPFs(),
+		PfMacs:            pfs,
 		Plugger:           string(a.cfg.Plugger),
 		SetsFunctionMac:   a.cfg.SetFunctionMAC,
+		RequiresClaims:    a.cfg.Hosts.Enabled(),
 	}, nil
 }
 
@@ -49,12 +54,22 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 // the ports it owns; without it the request's node filter is trusted.
 func (a *Agent) RegisterGRPC(s *grpc.Server, opts ...portstatus.Option) {
 	opts = append([]portstatus.Option{portstatus.WithLogger(a.log)}, opts...)
-	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info, opts...), synced: a.synced})
+	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info, opts...), agent: a})
 }
 
+// syncedServer is the agent's gRPC API: portstatus' Info and WatchPorts,
+// with the agent's own checks, and the claims.
 type syncedServer struct {
 	*portstatus.Server
-	synced <-chan struct{}
+	agent *Agent
+}
+
+func (s syncedServer) Claim(ctx context.Context, req *ovndpuv1.ClaimRequest) (*ovndpuv1.ClaimResponse, error) {
+	return s.agent.Claim(ctx, req)
+}
+
+func (s syncedServer) Release(ctx context.Context, req *ovndpuv1.ReleaseRequest) (*ovndpuv1.ReleaseResponse, error) {
+	return s.agent.Release(ctx, req)
 }
 
 func (s syncedServer) WatchPorts(req *ovndpuv1.WatchPortsRequest, stream grpc.ServerStreamingServer[ovndpuv1.WatchPortsResponse]) error {
@@ -63,8 +78,13 @@ func (s syncedServer) WatchPorts(req *ovndpuv1.WatchPortsRequest, stream grpc.Se
 	if _, err := s.Scope(stream.Context(), req.GetNode()); err != nil {
 		return err
 	}
+	if s.agent.cfg.Hosts.Enabled() {
+		if _, _, err := s.agent.caller(stream.Context()); err != nil {
+			return err
+		}
+	}
 	select {
-	case <-s.synced:
+	case <-s.agent.synced:
 	case <-stream.Context().Done():
 		return stream.Context().Err()
 	}

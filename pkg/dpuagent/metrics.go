@@ -20,6 +20,8 @@ type metrics struct {
 	competing   prometheus.Gauge
 	foreign     prometheus.Gauge
 	readiness   *prometheus.GaugeVec // by check; see readiness.go
+	// claimsRefused: Claim calls refused (--hosts), by reason.
+	claimsRefused *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -30,6 +32,11 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14), // 10ms .. ~80s
 		}),
 		stage:     newStageHistogram(),
+		claimsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ovndpu", Subsystem: "dpu", Name: "claims_refused_total",
+			Help: "Claim and other calls of hosts refused on a DPU serving several hosts (--hosts), by reason: unknown-host, " +
+				"not-the-hosts (a PF of another host), unknown-pf, invalid, too-many.",
+		}, []string{"reason"}),
 		readiness: newReadinessGauge(),
 		txnErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "ovs_transaction_errors_total",
@@ -66,9 +73,15 @@ func newStageHistogram() *prometheus.HistogramVec {
 // Register adds the agent's metrics to reg.
 func (a *Agent) Register(reg prometheus.Registerer) error {
 	phases := prometheus.NewDesc("ovndpu_dpu_ports", "Ports requested on this chassis, by phase.", []string{"phase"}, nil)
+	claims := prometheus.NewDesc("ovndpu_dpu_claims", "Attachments each host has claimed (--hosts).", []string{"host"}, nil)
 	collectors := []prometheus.Collector{
 		a.metrics.plugLatency, a.metrics.stage, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
-		a.metrics.readiness,
+		a.metrics.readiness, a.metrics.claimsRefused,
+		collectorFunc{desc: claims, collect: func(ch chan<- prometheus.Metric) {
+			for host, n := range a.claims.held() {
+				ch <- prometheus.MustNewConstMetric(claims, prometheus.GaugeValue, float64(n), host)
+			}
+		}},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
 			Help: "Devlink ports in the representor table.",

@@ -1,6 +1,7 @@
 package dpuagent
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"time"
@@ -41,6 +42,12 @@ type Config struct {
 	// its logical port's MAC before plugging it (--set-function-mac;
 	// function_mac.go). Needs Plugger agent.
 	SetFunctionMAC bool
+	// Hosts: the hosts a multi-host DPU serves and their devlink
+	// controllers (--hosts; hosts.go). Set, every host sees only its own
+	// PFs and ports, and a representor is plugged only for an attachment
+	// its host claimed (claims.go). Needs WithPeerIdentity and Plugger
+	// agent.
+	Hosts Hosts
 }
 
 type options struct {
@@ -53,6 +60,7 @@ type options struct {
 	probeInterval   time.Duration
 	txnTimeout      time.Duration
 	now             func() time.Time
+	peerIdentity    func(context.Context) (string, bool)
 }
 
 // Option tunes an Agent.
@@ -60,6 +68,12 @@ type Option func(*options)
 
 // WithLogger sets the structured logger.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithPeerIdentity tells the agent who a gRPC caller is (with mutual TLS:
+// tlsutil.PeerIdentity), for Config.Hosts.
+func WithPeerIdentity(identity func(context.Context) (string, bool)) Option {
+	return func(o *options) { o.peerIdentity = identity }
+}
 
 // WithRepresentorWait sets how long a newly requested port whose
 // representor is not in the devlink table stays PENDING (the VF may still

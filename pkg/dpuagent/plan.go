@@ -112,6 +112,10 @@ type planInput struct {
 	now       time.Time
 	mem       memory
 	cfg       planConfig
+	// hosts and claims: on a DPU serving several hosts, which host each
+	// devlink controller is and what the hosts claimed (claims.go).
+	hosts  Hosts
+	claims map[claimKey]claim
 }
 
 // plan is one pass's decisions.
@@ -344,8 +348,15 @@ func (p *planner) decide(rr resolved) {
 		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
 		return
 	}
-	p.wanted[rep.Netdev] = r.lsp
 	iface := p.in.ovs.ifaces[rep.Netdev]
+	if p.in.hosts.Enabled() {
+		if why, pending := p.unclaimed(r, rep.Controller, iface); why != "" {
+			p.keepExisting(r)
+			p.refuse(st, r, why, pending)
+			return
+		}
+	}
+	p.wanted[rep.Netdev] = r.lsp
 	switch {
 	case iface == nil:
 		p.plugMissing(r, rep.Netdev, st)
@@ -394,11 +405,26 @@ func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err err
 	p.missing(st, r, err.Error())
 }
 
+// refuse sets the status of a request that may not be plugged (why):
+// ERROR, after the grace period when a claim may still come.
+func (p *planner) refuse(st *ovndpuv1.PortStatus, r request, why string, pending bool) {
+	if !pending {
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, why)
+		return
+	}
+	p.await(st, r, "waiting for the host's claim: ", why)
+}
+
 // missing makes r, whose representor is missing as what says, PENDING
-// for the grace period and ERROR with what after it. The grace counts
-// once per attachment: a representor that comes and goes does not make a
-// port wait for ever.
+// for the grace period and ERROR with what after it.
 func (p *planner) missing(st *ovndpuv1.PortStatus, r request, what string) {
+	p.await(st, r, "waiting for the representor: ", what)
+}
+
+// await makes r PENDING (waiting, then what) for the grace period and
+// ERROR with what after it. The grace counts once per attachment: a
+// representor that comes and goes does not make a port wait for ever.
+func (p *planner) await(st *ovndpuv1.PortStatus, r request, waiting, what string) {
 	now := p.in.now
 	s, ok := p.out.mem.missingSince[r.lsp]
 	if !ok || s.attachment != r.attachment {
@@ -408,7 +434,7 @@ func (p *planner) missing(st *ovndpuv1.PortStatus, r request, what string) {
 	deadline := s.at.Add(p.in.cfg.representorWait)
 	if now.Before(deadline) {
 		p.wake(deadline)
-		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, "waiting for the representor: "+what)
+		setPhase(st, ovndpuv1.Phase_PHASE_PENDING, waiting+what)
 		return
 	}
 	setPhase(st, ovndpuv1.Phase_PHASE_ERROR, what)

@@ -1,6 +1,7 @@
 package dpuagent
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -45,6 +46,8 @@ type fakeReps struct {
 	ambiguous map[int]bool
 	sfs       map[uint32]string
 	pf        string
+	// controller is every representor's devlink controller.
+	controller uint32
 }
 
 func (f fakeReps) LookupFunction(pfMAC net.HardwareAddr, fn devlink.Function) (devlink.Representor, error) {
@@ -55,12 +58,12 @@ func (f fakeReps) LookupFunction(pfMAC net.HardwareAddr, fn devlink.Function) (d
 	switch fn.Flavour {
 	case devlink.PCISF:
 		if netdev, ok := f.sfs[fn.Num]; ok {
-			return devlink.Representor{Netdev: netdev, Flavour: devlink.PCISF, SFNum: fn.Num, PFMAC: testPFMAC}, nil
+			return devlink.Representor{Netdev: netdev, Flavour: devlink.PCISF, SFNum: fn.Num, PFMAC: testPFMAC, Controller: f.controller}, nil
 		}
 		return devlink.Representor{}, fail(devlink.ErrNoSF)
 	case devlink.PCIPF:
 		if f.pf != "" {
-			return devlink.Representor{Netdev: f.pf, Flavour: devlink.PCIPF, PFMAC: testPFMAC}, nil
+			return devlink.Representor{Netdev: f.pf, Flavour: devlink.PCIPF, PFMAC: testPFMAC, Controller: f.controller}, nil
 		}
 		return devlink.Representor{}, fail(devlink.ErrNoPFPort)
 	}
@@ -69,7 +72,7 @@ func (f fakeReps) LookupFunction(pfMAC net.HardwareAddr, fn devlink.Function) (d
 	if !ok {
 		return devlink.Representor{}, fail(devlink.ErrNoVF)
 	}
-	rep := devlink.Representor{Netdev: netdev, Flavour: devlink.PCIVF, VFNum: uint16(vfNum), PFMAC: testPFMAC}
+	rep := devlink.Representor{Netdev: netdev, Flavour: devlink.PCIVF, VFNum: uint16(vfNum), PFMAC: testPFMAC, Controller: f.controller}
 	if f.ambiguous[vfNum] {
 		return rep, fail(devlink.ErrAmbiguous)
 	}
@@ -95,12 +98,13 @@ type binding struct {
 	sf        uint32
 	unclaimed bool
 	options   map[string]string // overrides
+	owner     string            // default host1
 }
 
 func (b binding) request() request {
 	opts := vifplug.Request{Chassis: dpu1.name, PFMAC: testPFMAC, Kind: b.kind, VFNum: b.vf, SFNum: b.sf, MTU: b.mtu}.Options()
 	maps.Copy(opts, b.options)
-	pb := &sbdb.PortBinding{LogicalPort: b.lsp, Options: opts, ExternalIDs: map[string]string{vifplug.ExtOwner: "host1"}}
+	pb := &sbdb.PortBinding{LogicalPort: b.lsp, Options: opts, ExternalIDs: map[string]string{vifplug.ExtOwner: cmp.Or(b.owner, "host1")}}
 	if b.attachment != "" {
 		pb.ExternalIDs[vifplug.ExtAttachment] = b.attachment
 	}
@@ -274,6 +278,9 @@ type planCase struct {
 	reps    fakeReps
 	mem     memory
 	now     time.Time // default t0
+	// hosts and claims: a DPU serving several hosts.
+	hosts  Hosts
+	claims map[claimKey]claim
 
 	changes   []change
 	statuses  map[string]phase
@@ -288,7 +295,7 @@ func (tc planCase) input() planInput {
 	if lookup.vfs == nil {
 		lookup = reps()
 	}
-	in := planInput{chassis: dpu1, requests: tc.reqs, ovs: tc.ovs, reps: lookup, now: tc.now, mem: tc.mem,
+	in := planInput{chassis: dpu1, requests: tc.reqs, ovs: tc.ovs, reps: lookup, now: tc.now, mem: tc.mem, hosts: tc.hosts, claims: tc.claims,
 		cfg: planConfig{plugger: tc.plugger, bridge: testBridge, representorWait: repWait, unplugDelay: unplugDelay}}
 	if tc.chassis != nil {
 		in.chassis = *tc.chassis

@@ -40,7 +40,7 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 	mem := a.mem
 	mem.reconnectedAt, mem.gone = a.reconnectedAt(), a.goneBindings.takeInto(mem.gone)
 	p.plan = planPass(planInput{chassis: p.id, requests: p.reqs, ovs: p.st, reps: a.table, functions: a.table, now: a.opts.now(), mem: mem,
-		cfg: a.planConfig()})
+		cfg: a.planConfig(), hosts: a.cfg.Hosts, claims: a.claims.snapshot()})
 	a.mem = p.mem
 	for _, n := range p.notes {
 		a.log.Log(ctx, n.level, n.msg, n.args...)

@@ -95,6 +95,33 @@ func (r Request) Label() string {
 	return "vf " + strconv.Itoa(r.VFNum)
 }
 
+// ParseLabel sets r's function from a Label ("vf 3", "sf 7", "pf"), as
+// claims carry it; numbers in canonical decimal, as the options want.
+func (r *Request) ParseLabel(label string) error {
+	kind, num, _ := strings.Cut(label, " ")
+	parse := func(max uint64) (uint64, error) {
+		n, err := strconv.ParseUint(num, 10, 32)
+		if err != nil || n > max || strconv.FormatUint(n, 10) != num {
+			return 0, fmt.Errorf("function %q: %q is not a number from 0 to %d", label, num, max)
+		}
+		return n, nil
+	}
+	switch {
+	case kind == "vf":
+		n, err := parse(MaxVFNum)
+		r.Kind, r.VFNum, r.SFNum = VF, int(n), 0
+		return err
+	case kind == "sf":
+		n, err := parse(MaxSFNum)
+		r.Kind, r.VFNum, r.SFNum = SF, 0, uint32(n)
+		return err
+	case label == "pf":
+		r.Kind, r.VFNum, r.SFNum = PF, 0, 0
+		return nil
+	}
+	return fmt.Errorf(`function %q: want "vf N", "sf N" or "pf"`, label)
+}
+
 // Function names the function r asks for as its options spell it, for
 // messages: "vif-plug:representor:vf-num=3", "vif-plug:representor:sf-num=88",
 // or, for the PF itself, "no vf-num or sf-num (the PF itself)".

@@ -3,6 +3,7 @@ package vifplug
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
 	"reflect"
@@ -284,5 +285,23 @@ func TestParseOptionsFunctions(t *testing.T) {
 				t.Errorf("round trip: %+v, %v; want %+v", again, err, r)
 			}
 		})
+	}
+}
+
+// TestParseLabelRoundTrip: every label Label makes parses back to the same
+// function; anything else is refused, naming the label.
+func TestParseLabelRoundTrip(t *testing.T) {
+	for _, r := range []Request{{Kind: VF}, {Kind: VF, VFNum: 3}, {Kind: VF, VFNum: MaxVFNum}, {Kind: SF, SFNum: 88},
+		{Kind: SF, SFNum: MaxSFNum}, {Kind: PF}} {
+		var got Request
+		if err := got.ParseLabel(r.Label()); err != nil || got.Kind != r.Kind || got.VFNum != r.VFNum || got.SFNum != r.SFNum {
+			t.Errorf("ParseLabel(%q) = %+v, %v; want %+v", r.Label(), got, err, r)
+		}
+	}
+	for _, bad := range []string{"", "vf", "vf ", "vf -1", "vf 03", "vf 65536", "sf 4294967296", "pf 0", "VF 1", "vf 1 ", "nic 1"} {
+		var got Request
+		if err := got.ParseLabel(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("ParseLabel(%q): %v, want an error naming it", bad, err)
+		}
 	}
 }

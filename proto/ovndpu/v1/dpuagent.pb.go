@@ -534,8 +534,12 @@ type InfoResponse struct {
 	// --set-function-mac): the host must leave the VF's MAC as the DPU set
 	// it, because in restricted host mode it cannot change it.
 	SetsFunctionMac bool `protobuf:"varint,8,opt,name=sets_function_mac,json=setsFunctionMac,proto3" json:"sets_function_mac,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The DPU serves several hosts (--hosts): a host must Claim each
+	// attachment before it writes the attachment's LSP to NB, and again
+	// (replace_all) whenever it reconnects.
+	RequiresClaims bool `protobuf:"varint,9,opt,name=requires_claims,json=requiresClaims,proto3" json:"requires_claims,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *InfoResponse) Reset() {
@@ -624,6 +628,268 @@ func (x *InfoResponse) GetSetsFunctionMac() bool {
 	return false
 }
 
+func (x *InfoResponse) GetRequiresClaims() bool {
+	if x != nil {
+		return x.RequiresClaims
+	}
+	return false
+}
+
+// AttachmentClaim is one attachment a host announces: what its LSP will
+// ask this DPU to plug.
+type AttachmentClaim struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ovn-dpu:attachment of the LSP.
+	AttachmentId string `protobuf:"bytes,1,opt,name=attachment_id,json=attachmentId,proto3" json:"attachment_id,omitempty"`
+	// The LSP's name.
+	LogicalPort string `protobuf:"bytes,2,opt,name=logical_port,json=logicalPort,proto3" json:"logical_port,omitempty"`
+	// vif-plug:representor:pf-mac, lower case.
+	PfMac string `protobuf:"bytes,3,opt,name=pf_mac,json=pfMac,proto3" json:"pf_mac,omitempty"`
+	// The function of that PF: "vf N", "sf N" or "pf", as
+	// PortStatus.function.
+	Function      string `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachmentClaim) Reset() {
+	*x = AttachmentClaim{}
+	mi := &file_dpuagent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachmentClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachmentClaim) ProtoMessage() {}
+
+func (x *AttachmentClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_dpuagent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachmentClaim.ProtoReflect.Descriptor instead.
+func (*AttachmentClaim) Descriptor() ([]byte, []int) {
+	return file_dpuagent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AttachmentClaim) GetAttachmentId() string {
+	if x != nil {
+		return x.AttachmentId
+	}
+	return ""
+}
+
+func (x *AttachmentClaim) GetLogicalPort() string {
+	if x != nil {
+		return x.LogicalPort
+	}
+	return ""
+}
+
+func (x *AttachmentClaim) GetPfMac() string {
+	if x != nil {
+		return x.PfMac
+	}
+	return ""
+}
+
+func (x *AttachmentClaim) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+type ClaimRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Claims []*AttachmentClaim     `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims,omitempty"`
+	// The claims are all the caller holds: the DPU forgets the caller's
+	// others (a host agent sends this after every reconnect, so claims of
+	// attachments deleted while the DPU was unreachable do not linger).
+	ReplaceAll    bool `protobuf:"varint,2,opt,name=replace_all,json=replaceAll,proto3" json:"replace_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimRequest) Reset() {
+	*x = ClaimRequest{}
+	mi := &file_dpuagent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimRequest) ProtoMessage() {}
+
+func (x *ClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dpuagent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimRequest.ProtoReflect.Descriptor instead.
+func (*ClaimRequest) Descriptor() ([]byte, []int) {
+	return file_dpuagent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ClaimRequest) GetClaims() []*AttachmentClaim {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *ClaimRequest) GetReplaceAll() bool {
+	if x != nil {
+		return x.ReplaceAll
+	}
+	return false
+}
+
+type ClaimResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of claims the DPU now holds for the caller.
+	Held          uint32 `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimResponse) Reset() {
+	*x = ClaimResponse{}
+	mi := &file_dpuagent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimResponse) ProtoMessage() {}
+
+func (x *ClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dpuagent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimResponse.ProtoReflect.Descriptor instead.
+func (*ClaimResponse) Descriptor() ([]byte, []int) {
+	return file_dpuagent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ClaimResponse) GetHeld() uint32 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+type ReleaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AttachmentIds []string               `protobuf:"bytes,1,rep,name=attachment_ids,json=attachmentIds,proto3" json:"attachment_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseRequest) Reset() {
+	*x = ReleaseRequest{}
+	mi := &file_dpuagent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRequest) ProtoMessage() {}
+
+func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dpuagent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_dpuagent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReleaseRequest) GetAttachmentIds() []string {
+	if x != nil {
+		return x.AttachmentIds
+	}
+	return nil
+}
+
+type ReleaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseResponse) Reset() {
+	*x = ReleaseResponse{}
+	mi := &file_dpuagent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseResponse) ProtoMessage() {}
+
+func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dpuagent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_dpuagent_proto_rawDescGZIP(), []int{10}
+}
+
 var File_dpuagent_proto protoreflect.FileDescriptor
 
 const file_dpuagent_proto_rawDesc = "" +
@@ -661,7 +927,7 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\x04port\x18\x01 \x01(\v2\x15.ovndpu.v1.PortStatusH\x00R\x04port\x12J\n" +
 	"\x11snapshot_complete\x18\x02 \x01(\v2\x1b.ovndpu.v1.SnapshotCompleteH\x00R\x10snapshotCompleteB\a\n" +
 	"\x05event\"\r\n" +
-	"\vInfoRequest\"\x8c\x02\n" +
+	"\vInfoRequest\"\xb5\x02\n" +
 	"\fInfoResponse\x12\x18\n" +
 	"\achassis\x18\x01 \x01(\tR\achassis\x12-\n" +
 	"\x12chassis_registered\x18\x02 \x01(\bR\x11chassisRegistered\x12\x16\n" +
@@ -670,18 +936,35 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12\x17\n" +
 	"\apf_macs\x18\x06 \x03(\tR\x06pfMacs\x12\x18\n" +
 	"\aplugger\x18\a \x01(\tR\aplugger\x12*\n" +
-	"\x11sets_function_mac\x18\b \x01(\bR\x0fsetsFunctionMac*{\n" +
+	"\x11sets_function_mac\x18\b \x01(\bR\x0fsetsFunctionMac\x12'\n" +
+	"\x0frequires_claims\x18\t \x01(\bR\x0erequiresClaims\"\x8c\x01\n" +
+	"\x0fAttachmentClaim\x12#\n" +
+	"\rattachment_id\x18\x01 \x01(\tR\fattachmentId\x12!\n" +
+	"\flogical_port\x18\x02 \x01(\tR\vlogicalPort\x12\x15\n" +
+	"\x06pf_mac\x18\x03 \x01(\tR\x05pfMac\x12\x1a\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\"c\n" +
+	"\fClaimRequest\x122\n" +
+	"\x06claims\x18\x01 \x03(\v2\x1a.ovndpu.v1.AttachmentClaimR\x06claims\x12\x1f\n" +
+	"\vreplace_all\x18\x02 \x01(\bR\n" +
+	"replaceAll\"#\n" +
+	"\rClaimResponse\x12\x12\n" +
+	"\x04held\x18\x01 \x01(\rR\x04held\"7\n" +
+	"\x0eReleaseRequest\x12%\n" +
+	"\x0eattachment_ids\x18\x01 \x03(\tR\rattachmentIds\"\x11\n" +
+	"\x0fReleaseResponse*{\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPHASE_PENDING\x10\x01\x12\x11\n" +
 	"\rPHASE_PLUGGED\x10\x02\x12\x0f\n" +
 	"\vPHASE_READY\x10\x03\x12\x0f\n" +
 	"\vPHASE_ERROR\x10\x04\x12\x13\n" +
-	"\x0fPHASE_UNPLUGGED\x10\x052\x90\x01\n" +
+	"\x0fPHASE_UNPLUGGED\x10\x052\x8e\x02\n" +
 	"\bDPUAgent\x12K\n" +
 	"\n" +
 	"WatchPorts\x12\x1c.ovndpu.v1.WatchPortsRequest\x1a\x1d.ovndpu.v1.WatchPortsResponse0\x01\x127\n" +
-	"\x04Info\x12\x16.ovndpu.v1.InfoRequest\x1a\x17.ovndpu.v1.InfoResponseB5Z3github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1;ovndpuv1b\x06proto3"
+	"\x04Info\x12\x16.ovndpu.v1.InfoRequest\x1a\x17.ovndpu.v1.InfoResponse\x12:\n" +
+	"\x05Claim\x12\x17.ovndpu.v1.ClaimRequest\x1a\x18.ovndpu.v1.ClaimResponse\x12@\n" +
+	"\aRelease\x12\x19.ovndpu.v1.ReleaseRequest\x1a\x1a.ovndpu.v1.ReleaseResponseB5Z3github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1;ovndpuv1b\x06proto3"
 
 var (
 	file_dpuagent_proto_rawDescOnce sync.Once
@@ -696,7 +979,7 @@ func file_dpuagent_proto_rawDescGZIP() []byte {
 }
 
 var file_dpuagent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dpuagent_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_dpuagent_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_dpuagent_proto_goTypes = []any{
 	(Phase)(0),                    // 0: ovndpu.v1.Phase
 	(*WatchPortsRequest)(nil),     // 1: ovndpu.v1.WatchPortsRequest
@@ -705,26 +988,36 @@ var file_dpuagent_proto_goTypes = []any{
 	(*WatchPortsResponse)(nil),    // 4: ovndpu.v1.WatchPortsResponse
 	(*InfoRequest)(nil),           // 5: ovndpu.v1.InfoRequest
 	(*InfoResponse)(nil),          // 6: ovndpu.v1.InfoResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*AttachmentClaim)(nil),       // 7: ovndpu.v1.AttachmentClaim
+	(*ClaimRequest)(nil),          // 8: ovndpu.v1.ClaimRequest
+	(*ClaimResponse)(nil),         // 9: ovndpu.v1.ClaimResponse
+	(*ReleaseRequest)(nil),        // 10: ovndpu.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 11: ovndpu.v1.ReleaseResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_dpuagent_proto_depIdxs = []int32{
 	0,  // 0: ovndpu.v1.PortStatus.phase:type_name -> ovndpu.v1.Phase
-	7,  // 1: ovndpu.v1.PortStatus.first_seen:type_name -> google.protobuf.Timestamp
-	7,  // 2: ovndpu.v1.PortStatus.updated:type_name -> google.protobuf.Timestamp
-	7,  // 3: ovndpu.v1.PortStatus.plugged:type_name -> google.protobuf.Timestamp
-	7,  // 4: ovndpu.v1.PortStatus.claimed:type_name -> google.protobuf.Timestamp
-	7,  // 5: ovndpu.v1.PortStatus.installed:type_name -> google.protobuf.Timestamp
+	12, // 1: ovndpu.v1.PortStatus.first_seen:type_name -> google.protobuf.Timestamp
+	12, // 2: ovndpu.v1.PortStatus.updated:type_name -> google.protobuf.Timestamp
+	12, // 3: ovndpu.v1.PortStatus.plugged:type_name -> google.protobuf.Timestamp
+	12, // 4: ovndpu.v1.PortStatus.claimed:type_name -> google.protobuf.Timestamp
+	12, // 5: ovndpu.v1.PortStatus.installed:type_name -> google.protobuf.Timestamp
 	2,  // 6: ovndpu.v1.WatchPortsResponse.port:type_name -> ovndpu.v1.PortStatus
 	3,  // 7: ovndpu.v1.WatchPortsResponse.snapshot_complete:type_name -> ovndpu.v1.SnapshotComplete
-	1,  // 8: ovndpu.v1.DPUAgent.WatchPorts:input_type -> ovndpu.v1.WatchPortsRequest
-	5,  // 9: ovndpu.v1.DPUAgent.Info:input_type -> ovndpu.v1.InfoRequest
-	4,  // 10: ovndpu.v1.DPUAgent.WatchPorts:output_type -> ovndpu.v1.WatchPortsResponse
-	6,  // 11: ovndpu.v1.DPUAgent.Info:output_type -> ovndpu.v1.InfoResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	7,  // 8: ovndpu.v1.ClaimRequest.claims:type_name -> ovndpu.v1.AttachmentClaim
+	1,  // 9: ovndpu.v1.DPUAgent.WatchPorts:input_type -> ovndpu.v1.WatchPortsRequest
+	5,  // 10: ovndpu.v1.DPUAgent.Info:input_type -> ovndpu.v1.InfoRequest
+	8,  // 11: ovndpu.v1.DPUAgent.Claim:input_type -> ovndpu.v1.ClaimRequest
+	10, // 12: ovndpu.v1.DPUAgent.Release:input_type -> ovndpu.v1.ReleaseRequest
+	4,  // 13: ovndpu.v1.DPUAgent.WatchPorts:output_type -> ovndpu.v1.WatchPortsResponse
+	6,  // 14: ovndpu.v1.DPUAgent.Info:output_type -> ovndpu.v1.InfoResponse
+	9,  // 15: ovndpu.v1.DPUAgent.Claim:output_type -> ovndpu.v1.ClaimResponse
+	11, // 16: ovndpu.v1.DPUAgent.Release:output_type -> ovndpu.v1.ReleaseResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_dpuagent_proto_init() }
@@ -742,7 +1035,7 @@ func file_dpuagent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dpuagent_proto_rawDesc), len(file_dpuagent_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DPUAgent_WatchPorts_FullMethodName = "/ovndpu.v1.DPUAgent/WatchPorts"
 	DPUAgent_Info_FullMethodName       = "/ovndpu.v1.DPUAgent/Info"
+	DPUAgent_Claim_FullMethodName      = "/ovndpu.v1.DPUAgent/Claim"
+	DPUAgent_Release_FullMethodName    = "/ovndpu.v1.DPUAgent/Release"
 )
 
 // DPUAgentClient is the client API for DPUAgent service.
@@ -40,7 +42,19 @@ type DPUAgentClient interface {
 	// has not seen a port knows the DPU has not seen it either.
 	WatchPorts(ctx context.Context, in *WatchPortsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPortsResponse], error)
 	// Info describes the DPU agent: its chassis, bridge and capabilities.
+	// On a DPU serving several hosts (ovn-dpu-agent --hosts) it lists only
+	// the caller's own PFs.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
+	// Claim announces attachments the calling host is about to request in
+	// OVN NB (or still holds). On a DPU serving several hosts (Info
+	// requires_claims) a representor of a host's devlink controller is
+	// plugged only for an attachment that host claimed: NB ownership,
+	// which every host can write, is not proof. Elsewhere claims are
+	// accepted and not needed.
+	Claim(ctx context.Context, in *ClaimRequest, opts ...grpc.CallOption) (*ClaimResponse, error)
+	// Release forgets claims of the calling host whose attachments are
+	// gone. Releasing an unknown attachment is not an error.
+	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
 }
 
 type dPUAgentClient struct {
@@ -80,6 +94,26 @@ func (c *dPUAgentClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *dPUAgentClient) Claim(ctx context.Context, in *ClaimRequest, opts ...grpc.CallOption) (*ClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimResponse)
+	err := c.cc.Invoke(ctx, DPUAgent_Claim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *dPUAgentClient) Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseResponse)
+	err := c.cc.Invoke(ctx, DPUAgent_Release_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DPUAgentServer is the server API for DPUAgent service.
 // All implementations must embed UnimplementedDPUAgentServer
 // for forward compatibility.
@@ -90,7 +124,19 @@ type DPUAgentServer interface {
 	// has not seen a port knows the DPU has not seen it either.
 	WatchPorts(*WatchPortsRequest, grpc.ServerStreamingServer[WatchPortsResponse]) error
 	// Info describes the DPU agent: its chassis, bridge and capabilities.
+	// On a DPU serving several hosts (ovn-dpu-agent --hosts) it lists only
+	// the caller's own PFs.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
+	// Claim announces attachments the calling host is about to request in
+	// OVN NB (or still holds). On a DPU serving several hosts (Info
+	// requires_claims) a representor of a host's devlink controller is
+	// plugged only for an attachment that host claimed: NB ownership,
+	// which every host can write, is not proof. Elsewhere claims are
+	// accepted and not needed.
+	Claim(context.Context, *ClaimRequest) (*ClaimResponse, error)
+	// Release forgets claims of the calling host whose attachments are
+	// gone. Releasing an unknown attachment is not an error.
+	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
 	mustEmbedUnimplementedDPUAgentServer()
 }
 
@@ -106,6 +152,12 @@ func (UnimplementedDPUAgentServer) WatchPorts(*WatchPortsRequest, grpc.ServerStr
 }
 func (UnimplementedDPUAgentServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
+}
+func (UnimplementedDPUAgentServer) Claim(context.Context, *ClaimRequest) (*ClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Claim not implemented")
+}
+func (UnimplementedDPUAgentServer) Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
 }
 func (UnimplementedDPUAgentServer) mustEmbedUnimplementedDPUAgentServer() {}
 func (UnimplementedDPUAgentServer) testEmbeddedByValue()                  {}
@@ -157,6 +209,42 @@ func _DPUAgent_Info_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DPUAgent_Claim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DPUAgentServer).Claim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DPUAgent_Claim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DPUAgentServer).Claim(ctx, req.(*ClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DPUAgent_Release_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DPUAgentServer).Release(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DPUAgent_Release_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DPUAgentServer).Release(ctx, req.(*ReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DPUAgent_ServiceDesc is the grpc.ServiceDesc for DPUAgent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -167,6 +255,14 @@ var DPUAgent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Info",
 			Handler:    _DPUAgent_Info_Handler,
+		},
+		{
+			MethodName: "Claim",
+			Handler:    _DPUAgent_Claim_Handler,
+		},
+		{
+			MethodName: "Release",
+			Handler:    _DPUAgent_Release_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,127 @@
+package dpuagent
+
+import (
+	"strings"
+	"testing"
+)
+
+// On a DPU serving several hosts (--hosts host1=1,host2=2) a representor
+// of host1's controller is plugged only for an attachment host1 claimed,
+// for the very LSP and function its binding names.
+
+func twoHosts(t *testing.T) Hosts {
+	t.Helper()
+	h, err := ParseHosts("host1=1,host2=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func claimOf(host, attachment, lsp, function string) map[claimKey]claim {
+	return map[claimKey]claim{{host, attachment}: {lsp: lsp, pfMAC: testPFMAC.String(), function: function}}
+}
+
+func TestPlanClaims(t *testing.T) {
+	hosts := twoHosts(t)
+	host1Reps := reps(0, 1)
+	host1Reps.controller = 1
+	unmapped := reps(0)
+	unmapped.controller = 3
+	req := requests(binding{lsp: "lsp1", attachment: "a1", vf: 0})
+	noClaim := "waiting for the host's claim: no claim from host host1 for attachment \"a1\" of logical port lsp1"
+	runPlanCases(t, []planCase{{
+		name: "claimed by its host: plugged", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0"),
+		changes:  []change{plugOf("lsp1", "rep0", "a1", nil)},
+		statuses: map[string]phase{"lsp1": {pending, "plugging representor rep0"}},
+	}, {
+		name: "no claim: PENDING for the grace period, nothing plugged", hosts: hosts, reps: host1Reps, reqs: req,
+		statuses: map[string]phase{"lsp1": {pending, noClaim}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "another host claimed the attachment id: not host1's claim", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host2", "a1", "lsp1", "vf 0"),
+		statuses: map[string]phase{"lsp1": {pending, noClaim}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "the claim names another function: not this request's", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp1", "vf 1"),
+		statuses: map[string]phase{"lsp1": {pending, noClaim}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "the claim names another LSP: not this request's", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp-other", "vf 0"),
+		statuses: map[string]phase{"lsp1": {pending, noClaim}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "owner is another host than the function's: ERROR at once", hosts: hosts, reps: host1Reps,
+		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, owner: "host2"}),
+		claims:   claimOf("host2", "a1", "lsp1", "vf 0"),
+		statuses: map[string]phase{"lsp1": {errorPhase, `is host host1's (devlink controller 1), but the port's ovn-dpu:owner is "host2"`}},
+	}, {
+		name: "a controller --hosts does not map: ERROR at once", hosts: hosts, reps: unmapped, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0"),
+		statuses: map[string]phase{"lsp1": {errorPhase, "devlink controller 3, which this DPU's --hosts maps to no host"}},
+	}, {
+		name: "plugged for this attachment before a restart: kept and READY without a claim", hosts: hosts, reps: host1Reps, reqs: req,
+		ovs:      world(nil, ourRow("rep0", "lsp1", "a1", installed...)),
+		statuses: map[string]phase{"lsp1": {ready, ""}},
+	}, {
+		name: "plugged for an earlier attachment, the new one unclaimed: the old plug stays, nothing re-plugged",
+		hosts: hosts, reps: host1Reps, reqs: req,
+		ovs:      world(nil, ourRow("rep0", "lsp1", "a0", installed...)),
+		statuses: map[string]phase{"lsp1": {pending, noClaim}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "without --hosts no claim is needed", reps: host1Reps, reqs: req,
+		changes:  []change{plugOf("lsp1", "rep0", "a1", nil)},
+		statuses: map[string]phase{"lsp1": {pending, "plugging representor rep0"}},
+	}})
+}
+
+// TestPlanUnclaimedTurnsError: an unclaimed request is ERROR once the
+// grace period is over, naming the missing claim; a claim arriving after
+// that plugs it.
+func TestPlanUnclaimedTurnsError(t *testing.T) {
+	r := reps(0)
+	r.controller = 1
+	tc := planCase{hosts: twoHosts(t), reps: r, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0})}
+	in := tc.input()
+	out := planPass(in)
+	in.mem, in.now = out.mem, t0.Add(repWait)
+	out = planPass(in)
+	if st := out.statuses["lsp1"]; st.Phase != errorPhase || st.Reason == "" || len(out.changes) != 0 {
+		t.Fatalf("after the grace period: %v %q, changes %v; want ERROR naming the claim, no change", st.Phase, st.Reason, out.changes)
+	}
+	in.mem, in.claims = out.mem, claimOf("host1", "a1", "lsp1", "vf 0")
+	if out := planPass(in); len(out.changes) != 1 || out.changes[0].kind != changePlug {
+		t.Errorf("a late claim: changes %v, want the plug", out.changes)
+	}
+}
+
+func TestParseHosts(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "", want: ""},
+		{in: "host-a=1", want: "host-a=1"},
+		{in: "host-b=2, host-a=1", want: "host-a=1,host-b=2"},
+		{in: "host-a", err: "want NAME=CONTROLLER"},
+		{in: "=1", err: "want NAME=CONTROLLER"},
+		{in: "host-a=x", err: `controller "x" is not a devlink controller number`},
+		{in: "host-a=-1", err: "not a devlink controller number"},
+		{in: "host-a=1,host-a=2", err: `host "host-a" is named twice`},
+		{in: "host-a=1,host-b=1", err: `controller 1 is mapped to both "host-a" and "host-b"`},
+	} {
+		h, err := ParseHosts(tc.in)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseHosts(%q): %v, want an error containing %q", tc.in, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("ParseHosts(%q): %v", tc.in, err)
+		case h.String() != tc.want || h.Enabled() != (tc.want != ""):
+			t.Errorf("ParseHosts(%q) = %q (enabled %v), want %q", tc.in, h.String(), h.Enabled(), tc.want)
+		}
+	}
+}
