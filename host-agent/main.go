@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,7 +43,8 @@ func parseFlags(args []string) (flags, error) {
 	hostname, _ := os.Hostname()
 	fs := flag.NewFlagSet("ovn-dpu-host-agent", flag.ContinueOnError)
 	fs.StringVar(&f.nb, "nb", "", "OVN Northbound remotes, comma-separated (unix:, tcp:, ssl:)")
-	fs.StringVar(&f.dpu, "dpu", "", "address of the DPU agent's gRPC listener (HOST:PORT or unix:PATH)")
+	fs.StringVar(&f.dpu, "dpu", "", "address of the DPU agent's gRPC listener (HOST:PORT or unix:PATH); "+
+		"comma-separated, one per DPU, for a host with several DPUs")
 	fs.StringVar(&f.socket, "socket", netconf.DefaultAgentSocket, "unix socket the CNI plugin connects to (mode 0600)")
 	fs.StringVar(&f.sysfsRoot, "sysfs-root", sysfs.DefaultRoot, "sysfs root for VF lookup")
 	fs.StringVar(&f.stateDir, "state-dir", hostagent.DefaultStateDir, "per-attachment state, kept across restarts")
@@ -60,8 +63,8 @@ func parseFlags(args []string) (flags, error) {
 		fmt.Println(version.Version)
 		os.Exit(0)
 	}
-	if f.dpu == "" {
-		return f, fmt.Errorf("--dpu is required: the DPU agent's address")
+	if _, err := dpuAddresses(f.dpu); err != nil {
+		return f, err
 	}
 	return f, f.keepalive.Validate()
 }
@@ -93,13 +96,18 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	for _, r := range []*tlsutil.Reloader{nbReloader, grpcReloader} {
 		go func() { _ = r.Run(ctx) }()
 	}
-	dpuConn, err := grpc.NewClient(f.dpu, append(f.keepalive.DialOptions(), grpc.WithTransportCredentials(creds))...)
-	if err != nil {
-		return fmt.Errorf("--dpu %s: %w", f.dpu, err)
+	addrs, _ := dpuAddresses(f.dpu) // checked by parseFlags
+	var dpuConns []grpc.ClientConnInterface
+	for _, addr := range addrs {
+		conn, err := grpc.NewClient(addr, append(f.keepalive.DialOptions(), grpc.WithTransportCredentials(creds))...)
+		if err != nil {
+			return fmt.Errorf("--dpu %s: %w", addr, err)
+		}
+		defer conn.Close()
+		dpuConns = append(dpuConns, conn)
 	}
-	defer dpuConn.Close()
 	agent, err := hostagent.New(hostagent.Config{NBRemotes: nb, NBTLS: nbTLS, Node: f.node,
-		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir, NBProbeInterval: f.probeInterval}, hostagent.WithDPUConn(dpuConn), hostagent.WithLogger(log))
+		SysfsRoot: f.sysfsRoot, StateDir: f.stateDir, NBProbeInterval: f.probeInterval}, hostagent.WithDPUConn(dpuConns...), hostagent.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -119,6 +127,22 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	agent.RegisterAdmin(srv) // read-only: `ovn-dpu-host-agent attachments`
 	log.Info("ovn-dpu-host-agent serving", "version", version.Version, "socket", f.socket, "dpu", f.dpu, "node", f.node)
 	return cmdutil.Serve(ctx, srv, lis, agent.Run)
+}
+
+// dpuAddresses splits --dpu: one address per DPU, none twice.
+func dpuAddresses(flag string) ([]string, error) {
+	var addrs []string
+	for _, a := range strings.Split(flag, ",") {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "":
+			return nil, fmt.Errorf("--dpu %q: want the DPU agents' addresses (HOST:PORT or unix:PATH), comma-separated, none empty", flag)
+		case slices.Contains(addrs, a):
+			return nil, fmt.Errorf("--dpu %q names %s twice", flag, a)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
 }
 
 // checkNodeIdentity refuses a --tls-cert that does not name --node-name: the

@@ -31,6 +31,9 @@ type Client struct {
 	log    *slog.Logger
 	target string // the DPU agent's address, for messages ("" if unknown)
 	grace  time.Duration
+	// claimSource and claimMu: claims (claims.go).
+	claimSource ClaimSource
+	claimMu     sync.Mutex
 
 	mu        sync.Mutex
 	info      *ovndpuv1.InfoResponse
@@ -88,9 +91,8 @@ func (c *Client) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("DPU agent Info: %w", err)
 	}
-	c.mu.Lock()
-	c.info = info
-	c.mu.Unlock()
+	c.setInfo(info)
+	c.reclaim(ctx, info)
 	stream, err := c.api.WatchPorts(ctx, &ovndpuv1.WatchPortsRequest{Node: c.node}, grpc.WaitForReady(true))
 	if err != nil {
 		return fmt.Errorf("DPU agent WatchPorts: %w", err)
@@ -156,6 +158,13 @@ func (c *Client) setDown(err error) (wasSynced bool) {
 func (c *Client) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+}
+
+func (c *Client) setInfo(info *ovndpuv1.InfoResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.info = info
+	c.notifyLocked()
 }
 
 // Info is the DPU agent's last Info answer, or an error when none came yet.
@@ -291,13 +300,10 @@ func maxTime(a, b time.Time) time.Time {
 // registered in OVN SB: without a Chassis row ovn-controller on the DPU
 // claims no binding, so no port can become READY.
 func (c *Client) Registered(ctx context.Context) error {
-	info, err := c.api.Info(ctx, &ovndpuv1.InfoRequest{})
+	info, err := c.RefreshInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("%s Info: %w", c.agentName(), err)
+		return err
 	}
-	c.mu.Lock()
-	c.info = info
-	c.mu.Unlock()
 	if !info.ChassisRegistered {
 		return fmt.Errorf("DPU chassis %q is not registered in OVN SB (is ovn-controller running on the DPU?)", info.Chassis)
 	}

@@ -45,6 +45,9 @@ type addition struct {
 	// DPU's READY status.
 	clock *stageClock
 	ready *ovndpuv1.PortStatus
+	// dpu is the DPU behind the VF's PF, chassis its chassis name.
+	dpu     DPU
+	chassis string
 	// dpuSetsMAC: the DPU sets the VF's MAC (Info sets_function_mac);
 	// the VF is moved in with its MAC as found, and the ADD waits for it
 	// to become mac (function_mac.go).
@@ -172,7 +175,7 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		// port security and the pod both need a real one.
 		ad.mac = newLocalMAC()
 	}
-	if ad.dpuSetsMAC, err = a.dpuSetsFunctionMAC(ctx); err != nil {
+	if err := a.chooseDPU(ctx, ad); err != nil {
 		return err
 	}
 	// The pod side last: the VF is claimed, so no other ADD moves it in
@@ -181,6 +184,7 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		return plumbingError(ad, err)
 	}
 	ad.att = a.newAttachment(ad, key)
+	ad.att.DPU = ad.chassis
 	if ad.dpuSetsMAC {
 		ad.att.VF.MAC = "" // the DPU owns the VF's MAC: DEL leaves it as it is
 	}
@@ -417,6 +421,7 @@ func (a *Agent) newAttachment(ad *addition, key hoststate.Key) *hoststate.Attach
 		PodNamespace: ad.pod.Namespace, PodName: ad.pod.Name,
 		VF: hoststate.VF{HostNetdev: ad.vf.Netdev, MAC: ad.vf.MAC.String(), MTU: ad.vf.MTU,
 			PFMAC: ad.vf.PFMAC.String(), VFIndex: ad.vf.VFIndex},
+		Function: ad.request().Label(),
 		CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -572,15 +577,29 @@ func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest)
 	return r
 }
 
-// writeLSP writes the Logical_Switch_Port request in one NB transaction.
-func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
-	chassis, err := a.dpu.WaitChassis(ctx)
-	if err != nil {
-		ad.lspNotWritten = true
+// chooseDPU finds the DPU behind the VF's PF, its chassis, and whether
+// it sets VF MACs.
+func (a *Agent) chooseDPU(ctx context.Context, ad *addition) (err error) {
+	if ad.dpu, err = a.dpus.forPF(ctx, ad.vf.PFMAC); err != nil {
+		return err
+	}
+	if ad.chassis, err = ad.dpu.WaitChassis(ctx); err != nil {
 		return types.NewError(types.ErrTryAgainLater, "cannot learn the DPU's chassis name", err.Error())
 	}
-	lsp := a.lspFor(ad, chassis)
-	err = a.nb.CreateLSP(ctx, ad.ls.UUID, lsp)
+	ad.log = ad.log.With("dpu_chassis", ad.chassis)
+	ad.dpuSetsMAC, err = a.dpuSetsFunctionMAC(ctx, ad.dpu)
+	return err
+}
+
+// writeLSP claims the attachment on its DPU (when the DPU requires it) and
+// writes the Logical_Switch_Port request in one NB transaction.
+func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
+	if err := a.claimAttachment(ctx, ad); err != nil {
+		ad.lspNotWritten = true
+		return err
+	}
+	lsp := a.lspFor(ad, ad.chassis)
+	err := a.nb.CreateLSP(ctx, ad.ls.UUID, lsp)
 	ad.lspWritten = err == nil
 	ad.lspNotWritten = err != nil && (errors.Is(err, errLSPTaken) || !ops.OutcomeUnknown(err))
 	switch {
@@ -593,7 +612,7 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("cannot write logical switch port %s to OVN NB", lsp.Name), err.Error())
 	}
 	ad.clock.mark(stageLSPCommitted)
-	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", chassis, "addresses", lsp.Addresses)
+	ad.log.Info("logical switch port requested", "switch", ad.conf.LogicalSwitch, "chassis", ad.chassis, "addresses", lsp.Addresses)
 	return nil
 }
 
@@ -618,8 +637,9 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 		addresses = portSecurity(ad.mac, ips)
 		ps = addresses
 	}
-	options := vifplug.Request{Chassis: chassis, PFMAC: ad.vf.PFMAC, Kind: ad.vf.Kind, VFNum: ad.vf.VFIndex, SFNum: ad.vf.SFNum,
-		MTU: ad.conf.MTU}.Options()
+	req := ad.request()
+	req.Chassis = chassis
+	options := req.Options()
 	ids := vifplug.Attachment{
 		Owner: a.cfg.Node, ID: ad.att.AttachmentID, Network: ad.conf.Name,
 		ContainerID: ad.att.Key.ContainerID, IfName: ad.att.Key.IfName, DeviceID: ad.conf.DeviceID,
@@ -627,6 +647,11 @@ func (a *Agent) lspFor(ad *addition, chassis string) *nbdb.LogicalSwitchPort {
 	}.ExternalIDs()
 	return &nbdb.LogicalSwitchPort{UUID: "newlsp", Name: ad.att.LSPName, Addresses: []string{addresses},
 		PortSecurity: []string{ps}, Options: options, ExternalIDs: ids}
+}
+
+// request is what the LSP asks of the DPU, but for its chassis.
+func (ad *addition) request() vifplug.Request {
+	return vifplug.Request{PFMAC: ad.vf.PFMAC, Kind: ad.vf.Kind, VFNum: ad.vf.VFIndex, SFNum: ad.vf.SFNum, MTU: ad.conf.MTU}
 }
 
 // pciID is the result's pciID: the deviceID when it is a PCI address (a VF
@@ -687,7 +712,7 @@ func (a *Agent) moveVF(ctx context.Context, ad *addition, addr *addressing) erro
 
 // awaitVerdict waits for the DPU to report this attachment READY.
 func (a *Agent) awaitVerdict(ctx context.Context, ad *addition) error {
-	st, err := a.dpu.WaitReady(ctx, ad.att.LSPName, ad.att.AttachmentID)
+	st, err := ad.dpu.WaitReady(ctx, ad.att.LSPName, ad.att.AttachmentID)
 	switch {
 	case err == nil:
 		ad.clock.mark(stageReady)

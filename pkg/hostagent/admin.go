@@ -2,6 +2,7 @@ package hostagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,13 +50,22 @@ func (h *hostAdmin) Attachments(ctx context.Context, _ *ovndpuv1.AttachmentsRequ
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "read --state-dir %s: %v", h.a.cfg.StateDir, err)
 	}
-	ports, dpuErr := h.a.dpuPorts(ctx, atts)
-	resp := &ovndpuv1.AttachmentsResponse{DpuSynced: dpuErr == nil}
-	if dpuErr != nil {
-		resp.DpuError = dpuErr.Error()
-	}
+	resp := &ovndpuv1.AttachmentsResponse{DpuSynced: true}
+	var errs []error
 	for _, att := range atts {
-		resp.Attachments = append(resp.Attachments, attachmentRow(att, ports[att.LSPName], dpuErr))
+		st, err := h.a.dpuPort(ctx, att)
+		if err != nil {
+			resp.DpuSynced = false
+			errs = append(errs, err)
+		}
+		resp.Attachments = append(resp.Attachments, attachmentRow(att, st, err))
+	}
+	if err := h.a.dpus.connected(); err != nil {
+		resp.DpuSynced = false
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		resp.DpuError = errors.Join(uniqueErrors(errs)...).Error()
 	}
 	slices.SortStableFunc(resp.Attachments, func(x, y *ovndpuv1.AttachmentRow) int {
 		if c := x.GetCreated().AsTime().Compare(y.GetCreated().AsTime()); c != 0 {
@@ -66,25 +76,34 @@ func (h *hostAdmin) Attachments(ctx context.Context, _ *ovndpuv1.AttachmentsRequ
 	return resp, nil
 }
 
-// dpuPorts is the DPU's last status of every port, or why there is none.
-func (a *Agent) dpuPorts(ctx context.Context, atts []*hoststate.Attachment) (map[string]*ovndpuv1.PortStatus, error) {
-	if s, ok := a.dpu.(portSnapshot); ok {
-		return s.Snapshot()
-	}
-	if err := a.dpu.Connected(); err != nil {
+// dpuPort is the last status att's DPU reported for its port, or why there
+// is none, at once: status commands must answer now.
+func (a *Agent) dpuPort(ctx context.Context, att *hoststate.Attachment) (*ovndpuv1.PortStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, 0)
+	defer cancel()
+	d, err := a.dpus.of(ctx, att)
+	if err != nil {
 		return nil, err
 	}
-	out := map[string]*ovndpuv1.PortStatus{}
-	for _, att := range atts {
-		st, err := a.dpu.PortStatus(ctx, att.LSPName)
-		if err != nil {
-			return nil, err
-		}
-		if st != nil {
-			out[att.LSPName] = st
-		}
+	if s, ok := d.(portSnapshot); ok {
+		ports, err := s.Snapshot()
+		return ports[att.LSPName], err
 	}
-	return out, nil
+	if err := d.Connected(); err != nil {
+		return nil, err
+	}
+	return d.PortStatus(ctx, att.LSPName)
+}
+
+// uniqueErrors drops repeats: every attachment of a DPU that is down
+// fails for the same reason.
+func uniqueErrors(errs []error) []error {
+	seen := map[string]bool{}
+	return slices.DeleteFunc(errs, func(err error) bool {
+		dup := seen[err.Error()]
+		seen[err.Error()] = true
+		return dup
+	})
 }
 
 // attachmentRow joins a record with the DPU's status of its port (st; nil

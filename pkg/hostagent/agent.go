@@ -50,7 +50,7 @@ type Agent struct {
 	log       *slog.Logger
 	connectNB NBConnector
 	nb        Northbound // set by Run before ready is closed
-	dpu       DPU
+	dpus      dpus
 	vfs       VFLookup
 	plumber   Plumber
 	ipam      IPAM
@@ -71,8 +71,8 @@ type options struct {
 	log        *slog.Logger
 	delTimeout time.Duration
 	now        func() time.Time
-	dpuConn    grpc.ClientConnInterface
-	dpu        DPU
+	dpuConns   []grpc.ClientConnInterface
+	dpus       []DPU
 	connectNB  NBConnector
 	vfs        VFLookup
 	plumber    Plumber
@@ -92,11 +92,14 @@ func WithDelTimeout(d time.Duration) Option { return func(o *options) { o.delTim
 // WithClock replaces time.Now for the timestamps in attachment state.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-// WithDPUConn follows the DPU agent behind conn (the production DPU).
-func WithDPUConn(conn grpc.ClientConnInterface) Option { return func(o *options) { o.dpuConn = conn } }
+// WithDPUConn follows the DPU agents behind conns (the production DPUs:
+// one per --dpu address).
+func WithDPUConn(conns ...grpc.ClientConnInterface) Option {
+	return func(o *options) { o.dpuConns = append(o.dpuConns, conns...) }
+}
 
-// WithDPU replaces the DPU agent stream.
-func WithDPU(d DPU) Option { return func(o *options) { o.dpu = d } }
+// WithDPU replaces the DPU agent streams.
+func WithDPU(ds ...DPU) Option { return func(o *options) { o.dpus = append(o.dpus, ds...) } }
 
 // WithNorthbound replaces how the NB session is opened (default: a
 // libovsdb client of Config.NBRemotes).
@@ -136,11 +139,14 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 				ProbeInterval: cfg.NBProbeInterval}, cfg.Node, o.log)
 		}
 	}
-	if o.dpu == nil {
-		if o.dpuConn == nil {
+	a := &Agent{}
+	if len(o.dpus) == 0 {
+		if len(o.dpuConns) == 0 {
 			return nil, errors.New("no DPU agent connection: set --dpu")
 		}
-		o.dpu = dpuclient.New(o.dpuConn, cfg.Node, o.log)
+		for _, conn := range o.dpuConns {
+			o.dpus = append(o.dpus, dpuclient.New(conn, cfg.Node, o.log, dpuclient.WithClaimSource(a.claimsFor)))
+		}
 	}
 	if o.vfs == nil {
 		o.vfs = sysfs.New(cfg.SysfsRoot)
@@ -155,21 +161,22 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--state-dir %s: %w", cfg.StateDir, err)
 	}
-	return &Agent{
+	*a = Agent{
 		cfg: cfg, opts: o, log: o.log, connectNB: o.connectNB,
-		dpu: o.dpu, vfs: o.vfs, plumber: o.plumber, ipam: o.ipam,
+		dpus: o.dpus, vfs: o.vfs, plumber: o.plumber, ipam: o.ipam,
 		state:    state,
 		locks:    &hoststate.Locker{},
 		claiming: map[string]hoststate.Key{},
 		ready:    make(chan struct{}),
 		metrics:  newMetrics(),
-	}, nil
+	}
+	return a, nil
 }
 
 // Run connects to NB and follows the DPU agent until ctx ends. CNI calls
 // that arrive before NB is connected wait for it (within their timeout).
 func (a *Agent) Run(ctx context.Context) error {
-	go a.dpu.Run(ctx)
+	a.dpus.run(ctx)
 	nb, err := a.connectNB(ctx)
 	if err != nil {
 		return err
@@ -202,5 +209,5 @@ func (a *Agent) Ready() error {
 	if !a.nb.Connected() {
 		return fmt.Errorf("OVN NB %v not connected", a.cfg.NBRemotes)
 	}
-	return a.dpu.Connected()
+	return a.dpus.connected()
 }

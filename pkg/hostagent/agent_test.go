@@ -39,9 +39,11 @@ type harness struct {
 	ipam    *fakeIPAM
 	nb      *fakeNB
 	dpu     *fakeDPU
-	state   *hoststate.Store
-	dir     string
-	logs    *testenv.LogBuffer // what the agent logged (Info and up)
+	// more are further DPUs of the host, after dpu.
+	more  []*fakeDPU
+	state *hoststate.Store
+	dir   string
+	logs  *testenv.LogBuffer // what the agent logged (Info and up)
 }
 
 const (
@@ -50,7 +52,9 @@ const (
 	testNetns  = "/var/run/netns/pod1"
 )
 
-func newHarness(t *testing.T) *harness {
+// newHarness builds the fakes, lets each of tune change them, and starts
+// the agent.
+func newHarness(t *testing.T, tune ...func(*harness)) *harness {
 	t.Helper()
 	j := &journal{}
 	pfMAC, _ := net.ParseMAC("0C:42:A1:00:00:01")
@@ -67,6 +71,9 @@ func newHarness(t *testing.T) *harness {
 		dpu:  &fakeDPU{j: j},
 		logs: &testenv.LogBuffer{},
 	}
+	for _, f := range tune {
+		f(h)
+	}
 	h.start()
 	return h
 }
@@ -78,7 +85,7 @@ func (h *harness) start() {
 	agent, err := New(Config{Node: testNode, StateDir: h.dir},
 		WithLogger(slog.New(slog.NewTextHandler(h.logs, nil))),
 		WithNorthbound(func(context.Context) (Northbound, error) { return h.nb, nil }),
-		WithDPU(h.dpu), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
+		WithDPU(append([]DPU{h.dpu}, fakeDPUs(h.more)...)...), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
 		WithDelTimeout(100*time.Millisecond))
 	if err != nil {
 		h.t.Fatal(err)

@@ -167,7 +167,11 @@ func deref(s *string) string {
 // checkDPU looks at what the DPU reports for the port now; err is for the
 // stream being out of sync, when there is no telling.
 func (a *Agent) checkDPU(ctx context.Context, att *hoststate.Attachment) (diff, err error) {
-	st, err := a.dpu.PortStatus(ctx, att.LSPName)
+	d, err := a.dpus.of(ctx, att)
+	if err != nil {
+		return nil, err
+	}
+	st, err := d.PortStatus(ctx, att.LSPName)
 	switch {
 	case err != nil:
 		return nil, err

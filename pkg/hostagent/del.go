@@ -93,7 +93,8 @@ func (a *Agent) undo(ctx context.Context, att *hoststate.Attachment, req *ovndpu
 func (a *Agent) unplugConfirmed(ctx context.Context, att *hoststate.Attachment, wait time.Duration) bool {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	return a.dpu.WaitGone(wctx, att.LSPName, att.AttachmentID) == nil
+	d, err := a.dpus.of(wctx, att)
+	return err == nil && d.WaitGone(wctx, att.LSPName, att.AttachmentID) == nil
 }
 
 func (a *Agent) undoStep(ctx context.Context, att *hoststate.Attachment, step hoststate.Step, req *ovndpuv1.CNIRequest) error {
@@ -127,6 +128,7 @@ func (a *Agent) removeLSP(ctx context.Context, att *hoststate.Attachment, unsure
 		}
 	}
 	att.UnplugPending = true
+	a.releaseClaim(ctx, att)
 	return nil
 }
 

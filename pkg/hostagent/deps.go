@@ -76,10 +76,21 @@ type Northbound interface {
 // NBConnector opens the NB session; Run calls it once.
 type NBConnector func(ctx context.Context) (Northbound, error)
 
-// DPU follows the DPU agent's port status stream (*dpuclient.Client).
+// DPU follows one DPU agent's port status stream (*dpuclient.Client); a
+// host may have several (dpus.go).
 type DPU interface {
 	Run(ctx context.Context)
 	Connected() error
+	// Target is the DPU agent's address, for messages and metrics.
+	Target() string
+	// Info is the DPU agent's last Info answer (an error when none came
+	// yet); RefreshInfo asks for it now.
+	Info() (*ovndpuv1.InfoResponse, error)
+	RefreshInfo(ctx context.Context) (*ovndpuv1.InfoResponse, error)
+	// Claim and Release announce and retire attachments on a DPU that
+	// requires claims (Info requires_claims); on others they do nothing.
+	Claim(ctx context.Context, replaceAll bool, claims []*ovndpuv1.AttachmentClaim) error
+	Release(ctx context.Context, attachmentIDs []string) error
 	WaitChassis(ctx context.Context) (string, error)
 	// SetsFunctionMAC reports whether the DPU sets its VFs' MACs itself
 	// (Info sets_function_mac), waiting for its Info like WaitChassis.

@@ -1,6 +1,7 @@
 package hostagent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -399,6 +400,73 @@ type fakeDPU struct {
 	// its context) until confirmUnplugs.
 	unplugSlow atomic.Bool
 	confirmed  chan struct{} // closed by confirmUnplugs
+
+	// chassis and pfMACs are its Info (default dpu1 with the harness's
+	// PF); down: it has not answered Info and cannot be asked.
+	chassis string
+	pfMACs  []string
+	down    bool
+	// requiresClaims: the DPU serves several hosts; claimErr is its
+	// answer to Claim. claims and released record the calls.
+	requiresClaims bool
+	claimErr       error
+	claims         []*ovndpuv1.AttachmentClaim
+	released       []string
+}
+
+func (d *fakeDPU) Target() string { return "dpu-agent-of-" + d.chassisName() }
+
+func (d *fakeDPU) chassisName() string { return cmp.Or(d.chassis, "dpu1") }
+
+func (d *fakeDPU) Info() (*ovndpuv1.InfoResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
+		return nil, errors.New("DPU agent at " + "dpu-agent-of-" + d.chassisName() + " not reachable yet")
+	}
+	pfs := d.pfMACs
+	if pfs == nil {
+		pfs = []string{"0c:42:a1:00:00:01"}
+	}
+	return &ovndpuv1.InfoResponse{Chassis: d.chassisName(), PfMacs: pfs, RequiresClaims: d.requiresClaims, ChassisRegistered: !d.unregistered}, nil
+}
+
+func (d *fakeDPU) RefreshInfo(context.Context) (*ovndpuv1.InfoResponse, error) { return d.Info() }
+
+func (d *fakeDPU) Claim(_ context.Context, replaceAll bool, claims []*ovndpuv1.AttachmentClaim) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.requiresClaims {
+		return nil
+	}
+	if d.claimErr != nil {
+		return d.claimErr
+	}
+	if replaceAll {
+		d.claims = nil
+	}
+	d.claims = append(d.claims, claims...)
+	for _, c := range claims {
+		d.j.add("dpu.claim %s", c.GetLogicalPort())
+	}
+	return nil
+}
+
+func fakeDPUs(ds []*fakeDPU) []DPU {
+	out := make([]DPU, len(ds))
+	for i, d := range ds {
+		out[i] = d
+	}
+	return out
+}
+
+func (d *fakeDPU) Release(_ context.Context, ids []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.requiresClaims {
+		d.released = append(d.released, ids...)
+	}
+	return nil
 }
 
 // slowUnplugs makes the DPU hold back unplug confirmations.
@@ -419,8 +487,12 @@ func (d *fakeDPU) confirmUnplugs() {
 
 func (d *fakeDPU) Run(ctx context.Context) { <-ctx.Done() }
 func (d *fakeDPU) Connected() error        { return nil }
-func (d *fakeDPU) WaitChassis(context.Context) (string, error) {
-	return "dpu1", nil
+func (d *fakeDPU) WaitChassis(ctx context.Context) (string, error) {
+	if info, err := d.Info(); err == nil {
+		return info.Chassis, nil
+	}
+	<-ctx.Done()
+	return "", fmt.Errorf("DPU chassis name not learned: %w", ctx.Err())
 }
 
 // SetsFunctionMAC: the DPU sets VF MACs when setsMAC (function_mac_test.go).
@@ -443,7 +515,11 @@ func (d *fakeDPU) WaitReady(ctx context.Context, lsp, attachment string) (*ovndp
 	seen := time.Now().Add(-10 * time.Millisecond) // the DPU's milestones, 1 ms apart
 	st.FirstSeen, st.Plugged = timestamppb.New(seen), timestamppb.New(seen.Add(time.Millisecond))
 	st.Claimed, st.Installed = timestamppb.New(seen.Add(2*time.Millisecond)), timestamppb.New(seen.Add(3*time.Millisecond))
-	d.j.add("dpu.ready %s", lsp)
+	if d.chassis != "" {
+		d.j.add("dpu.ready %s on %s", lsp, d.chassis)
+	} else {
+		d.j.add("dpu.ready %s", lsp)
+	}
 	d.set(st)
 	return st, nil
 }

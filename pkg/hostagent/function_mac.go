@@ -27,8 +27,8 @@ import (
 const functionMACPoll = 20 * time.Millisecond
 
 // dpuSetsFunctionMAC asks the DPU's Info whether it sets VF MACs.
-func (a *Agent) dpuSetsFunctionMAC(ctx context.Context) (bool, error) {
-	sets, err := a.dpu.SetsFunctionMAC(ctx)
+func (a *Agent) dpuSetsFunctionMAC(ctx context.Context, d DPU) (bool, error) {
+	sets, err := d.SetsFunctionMAC(ctx)
 	if err != nil {
 		return false, types.NewError(types.ErrTryAgainLater, "cannot learn from the DPU whether it sets VF MACs: "+err.Error(), "")
 	}

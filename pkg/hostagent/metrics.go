@@ -30,5 +30,6 @@ func newMetrics() *metrics {
 
 // Register adds the agent's metrics to reg.
 func (a *Agent) Register(reg prometheus.Registerer) error {
-	return errors.Join(reg.Register(a.metrics.requests), reg.Register(a.metrics.duration), reg.Register(a.metrics.stage))
+	return errors.Join(reg.Register(a.metrics.requests), reg.Register(a.metrics.duration), reg.Register(a.metrics.stage),
+		reg.Register(a.dpus.collector()))
 }

@@ -84,7 +84,7 @@ func (a *Agent) status(ctx context.Context, req *ovndpuv1.CNIRequest) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	if err := a.dpu.Registered(ctx); err != nil {
+	if err := a.dpus.registered(ctx); err != nil {
 		return notReady("the DPU chassis is not registered in OVN SB", err)
 	}
 	ipamType, err := netconf.IPAMType(req.Config)

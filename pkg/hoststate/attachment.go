@@ -92,6 +92,13 @@ type Attachment struct {
 	PodNamespace  string `json:"podNamespace,omitempty"`
 	PodName       string `json:"podName,omitempty"`
 	VF            VF     `json:"vf"`
+	// Function is the function of the PF the LSP asks for: "vf N", "sf N"
+	// or "pf" (vifplug.Request.Label); empty in records of older agents,
+	// which attached VFs only.
+	Function string `json:"function,omitempty"`
+	// DPU is the chassis of the DPU the attachment went to (a host may
+	// have several); empty in records of older agents, which had one.
+	DPU string `json:"dpu,omitempty"`
 	IPAM          *IPAM  `json:"ipam,omitempty"`
 	// UnplugPending: the LSP is deleted but the DPU has not confirmed the
 	// representor's unplug yet. The record (with no steps left) keeps the
