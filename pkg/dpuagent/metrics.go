@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 			Help:    "Time from the agent first seeing a port's binding to the port being READY.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14), // 10ms .. ~80s
 		}),
-		stage:     newStageHistogram(),
+		stage: newStageHistogram(),
 		claimsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "claims_refused_total",
 			Help: "Claim and other calls of hosts refused on a DPU serving several hosts (--hosts), by reason: unknown-host, " +

@@ -68,7 +68,7 @@ func TestPlanClaims(t *testing.T) {
 		ovs:      world(nil, ourRow("rep0", "lsp1", "a1", installed...)),
 		statuses: map[string]phase{"lsp1": {ready, ""}},
 	}, {
-		name: "plugged for an earlier attachment, the new one unclaimed: the old plug stays, nothing re-plugged",
+		name:  "plugged for an earlier attachment, the new one unclaimed: the old plug stays, nothing re-plugged",
 		hosts: hosts, reps: host1Reps, reqs: req,
 		ovs:      world(nil, ourRow("rep0", "lsp1", "a0", installed...)),
 		statuses: map[string]phase{"lsp1": {pending, noClaim}},

@@ -421,7 +421,7 @@ func (a *Agent) newAttachment(ad *addition, key hoststate.Key) *hoststate.Attach
 		PodNamespace: ad.pod.Namespace, PodName: ad.pod.Name,
 		VF: hoststate.VF{HostNetdev: ad.vf.Netdev, MAC: ad.vf.MAC.String(), MTU: ad.vf.MTU,
 			PFMAC: ad.vf.PFMAC.String(), VFIndex: ad.vf.VFIndex},
-		Function: ad.request().Label(),
+		Function:  ad.request().Label(),
 		CreatedAt: now, UpdatedAt: now,
 	}
 }

@@ -98,8 +98,8 @@ type Attachment struct {
 	Function string `json:"function,omitempty"`
 	// DPU is the chassis of the DPU the attachment went to (a host may
 	// have several); empty in records of older agents, which had one.
-	DPU string `json:"dpu,omitempty"`
-	IPAM          *IPAM  `json:"ipam,omitempty"`
+	DPU  string `json:"dpu,omitempty"`
+	IPAM *IPAM  `json:"ipam,omitempty"`
 	// UnplugPending: the LSP is deleted but the DPU has not confirmed the
 	// representor's unplug yet. The record (with no steps left) keeps the
 	// VF claimed until it does: a new attachment on the VF would otherwise
