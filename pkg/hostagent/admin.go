@@ -50,7 +50,7 @@ func (h *hostAdmin) Attachments(ctx context.Context, _ *ovndpuv1.AttachmentsRequ
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "read --state-dir %s: %v", h.a.cfg.StateDir, err)
 	}
-	resp := &ovndpuv1.AttachmentsResponse{DpuSynced: true}
+	resp := &ovndpuv1.AttachmentsResponse{DpuSynced: true, Dpus: h.a.dpus.chassis()}
 	var errs []error
 	for _, att := range atts {
 		st, err := h.a.dpuPort(ctx, att)
@@ -112,7 +112,7 @@ func attachmentRow(att *hoststate.Attachment, st *ovndpuv1.PortStatus, dpuErr er
 	row := &ovndpuv1.AttachmentRow{LogicalPort: att.LSPName, AttachmentId: att.AttachmentID,
 		ContainerId: att.Key.ContainerID, Ifname: att.Key.IfName, Network: att.Network,
 		PodNamespace: att.PodNamespace, PodName: att.PodName, DeviceId: att.DeviceID, VfNetdev: att.VF.HostNetdev,
-		Created: timestamppb.New(att.CreatedAt)}
+		Created: timestamppb.New(att.CreatedAt), Dpu: att.DPU}
 	if st != nil && st.GetAttachmentId() == att.AttachmentID {
 		row.Representor = st.GetRepresentor()
 	}

@@ -88,6 +88,17 @@ func (s dpus) refresh(ctx context.Context) []error {
 	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
+// chassis names each DPU's chassis, "" for one that has not answered.
+func (s dpus) chassis() []string {
+	out := make([]string, len(s))
+	for i, d := range s {
+		if info, err := d.Info(); err == nil {
+			out[i] = info.GetChassis()
+		}
+	}
+	return out
+}
+
 // describe says what each DPU lists, for error messages.
 func (s dpus) describe() string {
 	parts := make([]string, len(s))

@@ -51,6 +51,8 @@ type Attachment struct {
 	Phase        string     `json:"phase"`
 	Reason       string     `json:"reason,omitempty"`
 	Created      *time.Time `json:"created,omitempty"`
+	// DPU is the chassis of the DPU the attachment went to.
+	DPU string `json:"dpu,omitempty"`
 }
 
 // Attachments is the document `ovn-dpu-host-agent attachments -o json`
@@ -59,6 +61,8 @@ type Attachments struct {
 	Attachments []Attachment `json:"attachments"`
 	DPUSynced   bool         `json:"dpuSynced"`
 	DPUError    string       `json:"dpuError,omitempty"`
+	// DPUs are the chassis of the DPUs the host agent follows.
+	DPUs []string `json:"dpus,omitempty"`
 }
 
 func ts(t interface {
@@ -91,12 +95,12 @@ func PortOf(r *ovndpuv1.PortRow) Port {
 
 // AttachmentsOf converts a HostAdmin answer.
 func AttachmentsOf(resp *ovndpuv1.AttachmentsResponse) Attachments {
-	out := Attachments{Attachments: []Attachment{}, DPUSynced: resp.GetDpuSynced(), DPUError: resp.GetDpuError()}
+	out := Attachments{Attachments: []Attachment{}, DPUSynced: resp.GetDpuSynced(), DPUError: resp.GetDpuError(), DPUs: resp.GetDpus()}
 	for _, r := range resp.GetAttachments() {
 		a := Attachment{LogicalPort: r.GetLogicalPort(), Attachment: r.GetAttachmentId(), ContainerID: r.GetContainerId(),
 			IfName: r.GetIfname(), Network: r.GetNetwork(), PodNamespace: r.GetPodNamespace(), PodName: r.GetPodName(),
 			DeviceID: r.GetDeviceId(), VFNetdev: r.GetVfNetdev(), Representor: r.GetRepresentor(), Phase: r.GetPhase(),
-			Reason: r.GetReason()}
+			Reason: r.GetReason(), DPU: r.GetDpu()}
 		if r.GetCreated() != nil {
 			a.Created = ts(r.GetCreated())
 		}
@@ -219,14 +223,23 @@ func WriteAttachmentsTable(w io.Writer, atts Attachments, now time.Time) error {
 		fmt.Fprintf(w, "DPU agent stream not in sync: %s\n", dash(atts.DPUError))
 	}
 	tw, flush := newTable(w)
-	fmt.Fprintln(tw, "LOGICAL PORT\tATTACHMENT\tPOD\tVF\tREPRESENTOR\tPHASE\tAGE\tREASON")
+	// A DPU column only where there is a choice: a host with one DPU
+	// reads as it always did.
+	several := len(atts.DPUs) > 1
+	dpuColumn := func(v string) string {
+		if several {
+			return v + "\t"
+		}
+		return ""
+	}
+	fmt.Fprintln(tw, "LOGICAL PORT\tATTACHMENT\tPOD\tVF\t"+dpuColumn("DPU")+"REPRESENTOR\tPHASE\tAGE\tREASON")
 	for _, a := range atts.Attachments {
 		vf := dash(a.DeviceID)
 		if a.VFNetdev != "" {
 			vf += " (" + a.VFNetdev + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(a.LogicalPort), dash(a.Attachment),
-			hostPod(a), vf, dash(a.Representor), a.Phase,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", dash(a.LogicalPort), dash(a.Attachment),
+			hostPod(a), vf, dpuColumn(dash(a.DPU)), dash(a.Representor), a.Phase,
 			age(a.Created, now), reason(a.Phase, a.Reason))
 	}
 	return flush()

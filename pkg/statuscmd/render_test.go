@@ -92,6 +92,21 @@ node1_0123456789abcdef_eth0  bbbb2222    (container 0123456789ab)  0000:03:00.3 
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
 	}
 
+	// A host with two DPUs: a DPU column.
+	b.Reset()
+	resp.Dpus = []string{"dpu-a", "dpu-b"}
+	resp.Attachments[0].Dpu, resp.Attachments[1].Dpu = "dpu-b", "dpu-a"
+	if err := WriteAttachmentsTable(&b, AttachmentsOf(resp), now); err != nil {
+		t.Fatal(err)
+	}
+	want = `LOGICAL PORT                 ATTACHMENT  POD                       VF                       DPU    REPRESENTOR  PHASE       AGE   REASON
+node1_c1_eth0                aaaa1111    prod/web-0                0000:03:00.2 (ens1f0v0)  dpu-b  pf0vf0       READY       10s
+node1_0123456789abcdef_eth0  bbbb2222    (container 0123456789ab)  0000:03:00.3             dpu-a  -            UNPLUGGING  2m0s  the LSP is deleted
+`
+	if got := b.String(); got != want {
+		t.Errorf("table, two DPUs:\n%s\nwant:\n%s", got, want)
+	}
+
 	b.Reset()
 	resp = &ovndpuv1.AttachmentsResponse{DpuError: "DPU agent 192.0.2.1:50151 not reachable yet"}
 	if err := WriteAttachmentsTable(&b, AttachmentsOf(resp), now); err != nil {

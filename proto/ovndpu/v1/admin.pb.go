@@ -695,10 +695,13 @@ func (*AttachmentsRequest) Descriptor() ([]byte, []int) {
 type AttachmentsResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Attachments []*AttachmentRow       `protobuf:"bytes,1,rep,name=attachments,proto3" json:"attachments,omitempty"`
-	// Whether the DPU agent's stream is in sync; when not, why (the phases
-	// are then UNKNOWN).
-	DpuSynced     bool   `protobuf:"varint,2,opt,name=dpu_synced,json=dpuSynced,proto3" json:"dpu_synced,omitempty"`
-	DpuError      string `protobuf:"bytes,3,opt,name=dpu_error,json=dpuError,proto3" json:"dpu_error,omitempty"`
+	// Whether the DPU agents' streams are in sync; when not, why (the phases
+	// of the attachments of a DPU out of sync are then UNKNOWN).
+	DpuSynced bool   `protobuf:"varint,2,opt,name=dpu_synced,json=dpuSynced,proto3" json:"dpu_synced,omitempty"`
+	DpuError  string `protobuf:"bytes,3,opt,name=dpu_error,json=dpuError,proto3" json:"dpu_error,omitempty"`
+	// The chassis of every DPU the host agent follows (--dpu), in --dpu
+	// order; empty for one that has not answered yet.
+	Dpus          []string `protobuf:"bytes,4,rep,name=dpus,proto3" json:"dpus,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -754,6 +757,13 @@ func (x *AttachmentsResponse) GetDpuError() string {
 	return ""
 }
 
+func (x *AttachmentsResponse) GetDpus() []string {
+	if x != nil {
+		return x.Dpus
+	}
+	return nil
+}
+
 type AttachmentRow struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	LogicalPort  string                 `protobuf:"bytes,1,opt,name=logical_port,json=logicalPort,proto3" json:"logical_port,omitempty"`
@@ -774,8 +784,11 @@ type AttachmentRow struct {
 	Phase  string `protobuf:"bytes,10,opt,name=phase,proto3" json:"phase,omitempty"`
 	Reason string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The representor the DPU matched, when it reported one.
-	Representor   string                 `protobuf:"bytes,12,opt,name=representor,proto3" json:"representor,omitempty"`
-	Created       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created,proto3" json:"created,omitempty"`
+	Representor string                 `protobuf:"bytes,12,opt,name=representor,proto3" json:"representor,omitempty"`
+	Created     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created,proto3" json:"created,omitempty"`
+	// The chassis of the DPU the attachment went to (empty in records of
+	// agents older than several DPUs per host).
+	Dpu           string `protobuf:"bytes,14,opt,name=dpu,proto3" json:"dpu,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,6 +914,13 @@ func (x *AttachmentRow) GetCreated() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AttachmentRow) GetDpu() string {
+	if x != nil {
+		return x.Dpu
+	}
+	return ""
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -962,12 +982,13 @@ const file_admin_proto_rawDesc = "" +
 	"\x10ExternalIdsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x14\n" +
-	"\x12AttachmentsRequest\"\x8d\x01\n" +
+	"\x12AttachmentsRequest\"\xa1\x01\n" +
 	"\x13AttachmentsResponse\x12:\n" +
 	"\vattachments\x18\x01 \x03(\v2\x18.ovndpu.v1.AttachmentRowR\vattachments\x12\x1d\n" +
 	"\n" +
 	"dpu_synced\x18\x02 \x01(\bR\tdpuSynced\x12\x1b\n" +
-	"\tdpu_error\x18\x03 \x01(\tR\bdpuError\"\xac\x03\n" +
+	"\tdpu_error\x18\x03 \x01(\tR\bdpuError\x12\x12\n" +
+	"\x04dpus\x18\x04 \x03(\tR\x04dpus\"\xbe\x03\n" +
 	"\rAttachmentRow\x12!\n" +
 	"\flogical_port\x18\x01 \x01(\tR\vlogicalPort\x12#\n" +
 	"\rattachment_id\x18\x02 \x01(\tR\fattachmentId\x12!\n" +
@@ -982,7 +1003,8 @@ const file_admin_proto_rawDesc = "" +
 	" \x01(\tR\x05phase\x12\x16\n" +
 	"\x06reason\x18\v \x01(\tR\x06reason\x12 \n" +
 	"\vrepresentor\x18\f \x01(\tR\vrepresentor\x124\n" +
-	"\acreated\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\acreated2~\n" +
+	"\acreated\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x10\n" +
+	"\x03dpu\x18\x0e \x01(\tR\x03dpu2~\n" +
 	"\bDPUAdmin\x12<\n" +
 	"\x05Ports\x12\x17.ovndpu.v1.PortsRequest\x1a\x18.ovndpu.v1.PortsResponse0\x01\x124\n" +
 	"\x03Why\x12\x15.ovndpu.v1.WhyRequest\x1a\x16.ovndpu.v1.WhyResponse2Y\n" +
