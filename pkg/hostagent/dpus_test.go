@@ -1,9 +1,11 @@
 package hostagent
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -153,5 +155,38 @@ func TestClaimRefusedWritesNothing(t *testing.T) {
 			}
 			h.wantNothingLeft()
 		})
+	}
+}
+
+// TestDPUConnectedMetric: one series per DPU, 1 while its stream is up.
+func TestDPUConnectedMetric(t *testing.T) {
+	h := newHarness(t, func(h *harness) {
+		twoDPUs([]string{otherPF}, []string{vfPF})(h)
+		h.more[0].down = true
+	})
+	reg := prometheus.NewPedanticRegistry()
+	if err := h.agent.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "ovndpu_host_dpu_connected" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["dpu"]+"/"+labels["chassis"]] = m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{"dpu-agent-of-dpuA/dpuA": 1, "dpu-agent-of-dpuB/": 0}
+	if !maps.Equal(got, want) {
+		t.Errorf("ovndpu_host_dpu_connected %v, want %v", got, want)
 	}
 }

@@ -486,7 +486,12 @@ func (d *fakeDPU) confirmUnplugs() {
 }
 
 func (d *fakeDPU) Run(ctx context.Context) { <-ctx.Done() }
-func (d *fakeDPU) Connected() error        { return nil }
+func (d *fakeDPU) Connected() error {
+	if _, err := d.Info(); err != nil {
+		return err
+	}
+	return nil
+}
 func (d *fakeDPU) WaitChassis(ctx context.Context) (string, error) {
 	if info, err := d.Info(); err == nil {
 		return info.Chassis, nil
