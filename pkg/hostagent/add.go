@@ -580,7 +580,7 @@ func (a *Agent) ipamRequest(att *hoststate.Attachment, req *ovndpuv1.CNIRequest)
 // chooseDPU finds the DPU behind the VF's PF, its chassis, and whether
 // it sets VF MACs.
 func (a *Agent) chooseDPU(ctx context.Context, ad *addition) (err error) {
-	if ad.dpu, err = a.dpus.forPF(ctx, ad.vf.PFMAC); err != nil {
+	if ad.dpu, err = a.dpus.forPF(ctx, ad.vf.PFMAC, a.opts.unknownPFWait); err != nil {
 		return err
 	}
 	if ad.chassis, err = ad.dpu.WaitChassis(ctx); err != nil {

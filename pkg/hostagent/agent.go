@@ -68,15 +68,16 @@ type Agent struct {
 }
 
 type options struct {
-	log        *slog.Logger
-	delTimeout time.Duration
-	now        func() time.Time
-	dpuConns   []grpc.ClientConnInterface
-	dpus       []DPU
-	connectNB  NBConnector
-	vfs        VFLookup
-	plumber    Plumber
-	ipam       IPAM
+	log           *slog.Logger
+	delTimeout    time.Duration
+	now           func() time.Time
+	unknownPFWait time.Duration
+	dpuConns      []grpc.ClientConnInterface
+	dpus          []DPU
+	connectNB     NBConnector
+	vfs           VFLookup
+	plumber       Plumber
+	ipam          IPAM
 }
 
 // Option tunes an Agent.
@@ -98,6 +99,9 @@ func WithDPUConn(conns ...grpc.ClientConnInterface) Option {
 	return func(o *options) { o.dpuConns = append(o.dpuConns, conns...) }
 }
 
+// WithUnknownPFWait replaces DefaultUnknownPFWait.
+func WithUnknownPFWait(d time.Duration) Option { return func(o *options) { o.unknownPFWait = d } }
+
 // WithDPU replaces the DPU agent streams.
 func WithDPU(ds ...DPU) Option { return func(o *options) { o.dpus = append(o.dpus, ds...) } }
 
@@ -117,7 +121,7 @@ func WithIPAM(i IPAM) Option { return func(o *options) { o.ipam = i } }
 // New prepares an agent; it connects nothing until Run. Collaborators not
 // given by options are the production ones built from cfg.
 func New(cfg Config, opts ...Option) (*Agent, error) {
-	o := options{log: slog.Default(), delTimeout: DefaultDelTimeout, now: time.Now}
+	o := options{log: slog.Default(), delTimeout: DefaultDelTimeout, now: time.Now, unknownPFWait: DefaultUnknownPFWait}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -86,7 +86,7 @@ func (h *harness) start() {
 		WithLogger(slog.New(slog.NewTextHandler(h.logs, nil))),
 		WithNorthbound(func(context.Context) (Northbound, error) { return h.nb, nil }),
 		WithDPU(append([]DPU{h.dpu}, fakeDPUs(h.more)...)...), WithVFLookup(h.vfs), WithPlumber(h.plumber), WithIPAM(h.ipam),
-		WithDelTimeout(100*time.Millisecond))
+		WithDelTimeout(100*time.Millisecond), WithUnknownPFWait(300*time.Millisecond))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,16 @@ type dpus []DPU
 // as long as any wait for a DPU's stream.
 const infoWait = dpuclient.DefaultDownGrace
 
+// DefaultUnknownPFWait is how long an ADD waits for some DPU to list its
+// VF's PF (WithUnknownPFWait): a DPU's table may trail the host by a
+// moment — a PF just created, a devlink listing not re-read yet — as a
+// representor may trail its VF (the DPU agent's --representor-wait).
+const DefaultUnknownPFWait = 5 * time.Second
+
+// infoPoll is how often DPUs are asked for Info while an ADD waits for
+// its PF to show up.
+const infoPoll = 200 * time.Millisecond
+
 func (s dpus) run(ctx context.Context) {
 	for _, d := range s {
 		go d.Run(ctx)
@@ -36,18 +47,30 @@ func (s dpus) run(ctx context.Context) {
 }
 
 // forPF finds the DPU serving the PF whose MAC is pfMAC. A MAC no DPU
-// lists is looked for again after asking every DPU afresh (a PF can
-// appear on a DPU after the host agent learnt its Info); then it fails
-// with code 102, naming the PF and what each DPU lists, or with code 11
-// when a DPU that might list it cannot be asked now.
-func (s dpus) forPF(ctx context.Context, pfMAC net.HardwareAddr) (DPU, error) {
+// lists is looked for again, asking every DPU afresh, for up to wait (a
+// PF can appear on a DPU after the host agent learnt its Info); then it
+// fails with code 102, naming the PF and what each DPU lists, or with code
+// 11 when a DPU that might list it cannot be asked now.
+func (s dpus) forPF(ctx context.Context, pfMAC net.HardwareAddr, wait time.Duration) (DPU, error) {
 	mac := pfMAC.String()
 	if d, err := s.listing(mac); d != nil || err != nil {
 		return d, err
 	}
-	failed := s.refresh(ctx)
-	if d, err := s.listing(mac); d != nil || err != nil {
-		return d, err
+	deadline := time.Now().Add(wait)
+	var failed []error
+	for {
+		failed = s.refresh(ctx)
+		if d, err := s.listing(mac); d != nil || err != nil {
+			return d, err
+		}
+		if !time.Now().Before(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, types.NewError(codeNotReady, fmt.Sprintf("no DPU listed PF %s within the ADD's timeout", mac), s.describe())
+		case <-time.After(min(infoPoll, time.Until(deadline))):
+		}
 	}
 	if len(failed) > 0 {
 		return nil, types.NewError(types.ErrTryAgainLater, fmt.Sprintf("no DPU that answered lists PF %s, and %s",

@@ -190,3 +190,16 @@ func TestDPUConnectedMetric(t *testing.T) {
 		t.Errorf("ovndpu_host_dpu_connected %v, want %v", got, want)
 	}
 }
+
+// TestAddWaitsForALatePF: a PF that a DPU lists only a moment after the
+// ADD began (its devlink table trails the host) is found.
+func TestAddWaitsForALatePF(t *testing.T) {
+	h := newHarness(t, twoDPUs([]string{otherPF}, []string{}))
+	h.more[0].latePF, h.more[0].latePFAfter = vfPF, 2 // the DPU's table catches up while the ADD waits
+	if _, e := h.add("c1", netConf("")); e != nil {
+		t.Fatalf("ADD: %v", e)
+	}
+	if req, err := vifplug.ParseOptions(h.nb.lsp(testLSP).Options); err != nil || req.Chassis != "dpuB" {
+		t.Errorf("requested-chassis %q (%v), want dpuB", req.Chassis, err)
+	}
+}

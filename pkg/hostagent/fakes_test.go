@@ -406,6 +406,10 @@ type fakeDPU struct {
 	chassis string
 	pfMACs  []string
 	down    bool
+	// latePF joins pfMACs on the latePFAfter-th RefreshInfo: a DPU whose
+	// table trails the host.
+	latePF      string
+	latePFAfter int
 	// requiresClaims: the DPU serves several hosts; claimErr is its
 	// answer to Claim. claims and released record the calls.
 	requiresClaims bool
@@ -431,7 +435,16 @@ func (d *fakeDPU) Info() (*ovndpuv1.InfoResponse, error) {
 	return &ovndpuv1.InfoResponse{Chassis: d.chassisName(), PfMacs: pfs, RequiresClaims: d.requiresClaims, ChassisRegistered: !d.unregistered}, nil
 }
 
-func (d *fakeDPU) RefreshInfo(context.Context) (*ovndpuv1.InfoResponse, error) { return d.Info() }
+func (d *fakeDPU) RefreshInfo(context.Context) (*ovndpuv1.InfoResponse, error) {
+	d.mu.Lock()
+	if d.latePF != "" {
+		if d.latePFAfter--; d.latePFAfter <= 0 {
+			d.pfMACs, d.latePF = append(d.pfMACs, d.latePF), ""
+		}
+	}
+	d.mu.Unlock()
+	return d.Info()
+}
 
 func (d *fakeDPU) Claim(_ context.Context, replaceAll bool, claims []*ovndpuv1.AttachmentClaim) error {
 	d.mu.Lock()
