@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 )
 
-// adminSocket is the --admin-socket StartDPUAgent gives the bed's DPU
-// agent: one per bed, so that beds never share the default
+// adminSocket is the --admin-socket StartDPUAgent gives a DPU's agent:
+// one per DPU of each bed, so that agents never share the default
 // /run/ovn-dpu/dpu-agent.sock.
-func (b *Bed) adminSocket() string { return filepath.Join(b.Dir, "admin.sock") }
+func (d *dpuSide) adminSocket() string { return filepath.Join(d.dir, "admin.sock") }
 
 // PortsCommand is `ovn-dpu-agent ports --admin-socket=<the agent's> args...`,
 // ready to run or start from the test's own namespace (a unix socket is

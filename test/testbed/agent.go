@@ -63,7 +63,8 @@ func Binary(name string) (string, error) {
 	return filepath.Join(dir, name), err
 }
 
-// DPUAgent is an ovn-dpu-agent process running in the bed's dpu namespace.
+// DPUAgent is an ovn-dpu-agent process running in the bed's dpu namespace
+// (or an added DPU's, DPU.StartDPUAgent).
 type DPUAgent struct {
 	bed    *Bed
 	d      *daemon
@@ -85,14 +86,20 @@ func (b *Bed) StartDPUAgent(ctx context.Context, extra ...string) (*DPUAgent, er
 // StartDPUAgentIn is StartDPUAgent in another namespace ("" = the test's
 // own), for tests that reach the agent's TCP listeners from the test.
 func (b *Bed) StartDPUAgentIn(ctx context.Context, netns string, extra ...string) (*DPUAgent, error) {
+	return b.startDPUAgent(ctx, b.dpu, netns, extra)
+}
+
+// startDPUAgent runs the agent of DPU d (its OVS, its devlink dump, its
+// sockets in its dir) in netns.
+func (b *Bed) startDPUAgent(ctx context.Context, d *dpuSide, netns string, extra []string) (*DPUAgent, error) {
 	bin, err := Binary("ovn-dpu-agent")
 	if err != nil {
 		return nil, err
 	}
-	a := &DPUAgent{bed: b, Socket: filepath.Join(b.Dir, "agent.sock"), AdminSocket: b.adminSocket(), netns: netns}
-	a.argv = append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + b.OVSRemote, "--listen=unix:" + a.Socket,
+	a := &DPUAgent{bed: b, Socket: filepath.Join(d.dir, "agent.sock"), AdminSocket: d.adminSocket(), netns: netns}
+	a.argv = append([]string{bin, "--sb=" + b.SBRemote, "--ovs=" + d.ovsRemote, "--listen=unix:" + a.Socket,
 		"--admin-socket=" + a.AdminSocket,
-		"--devlink-dump=" + b.DevlinkDump(), "--insecure", "--log-level=debug"}, extra...)
+		"--devlink-dump=" + d.devlinkPath, "--insecure", "--log-level=debug"}, extra...)
 	return a, a.start(ctx)
 }
 

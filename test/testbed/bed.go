@@ -38,6 +38,11 @@ type Options struct {
 	// HostNetns adds a "host" namespace joined to the dpu namespace by a
 	// veth link (HostAddr <-> DPUAddr), for agents that talk over it.
 	HostNetns bool
+	// Underlay gives the DPU a br-phy whose tap carries a routable Geneve
+	// endpoint (172.31.77.1) in place of 127.0.0.1, so that DPUs added
+	// with AddDPU reach it over Geneve (see "Several DPUs" in
+	// docs/testbed.md).
+	Underlay bool
 	// NoController leaves ovn-controller stopped, for tests that start it
 	// themselves or test its absence.
 	NoController bool
@@ -99,7 +104,10 @@ type Bed struct {
 	HostAddr  net.IP // host end of the host<->dpu link
 	DPUAddr   net.IP // dpu end of the host<->dpu link
 
-	hw         *hardware
+	// The primary DPU and host; AddDPU and AddHost add the others.
+	dpu        *dpuSide
+	host       *hostSide
+	added      addedSides
 	mu         sync.Mutex
 	daemons    []*daemon
 	netns      []string
@@ -136,11 +144,14 @@ func Start(ctx context.Context, opts Options) (_ *Bed, err error) {
 	sweepStaleNetns(ctx, b)
 	sweepStaleDirs()
 	// An empty devlink listing from the start, as a DPU without VFs has.
-	if err := b.writeDevlinkLocked(); err != nil {
+	if err := b.dpu.writeDevlinkLocked(); err != nil {
 		return nil, err
 	}
 	b.sslCentral = opts.SBSSL
 	b.opts = opts
+	if opts.Underlay {
+		b.dpu.encapIP, b.dpu.phyMAC = b.underlayAddr(0)
+	}
 	b.nbSchema, b.sbSchema = cmp.Or(opts.NBSchema, nbSchema), cmp.Or(opts.SBSchema, sbSchema)
 	steps := []func(context.Context) error{b.startCentral, b.startDPUSwitch}
 	if !opts.NoController {
@@ -176,10 +187,11 @@ func newBed(opts Options) (*Bed, error) {
 		return nil, err
 	}
 	b.Dir = dir
-	b.hw = newHardware(dir)
+	b.dpu = newDPUSide(dir, b.Chassis, b.Hostname)
+	b.host = b.newHostSide("", hostController, filepath.Join(dir, "host"), filepath.Join(dir, "host-sysfs"), "host-"+b.ID)
 	b.NBRemote = "unix:" + filepath.Join(dir, "nb.sock")
 	b.SBRemote = "unix:" + filepath.Join(dir, "sb.sock")
-	b.OVSRemote = "unix:" + filepath.Join(dir, "ovs.sock")
+	b.OVSRemote = b.dpu.ovsRemote
 	return b, nil
 }
 
@@ -227,13 +239,18 @@ func (b *Bed) startStandaloneCentral(ctx context.Context) error {
 
 // startOVSDB creates a database from schema and serves it on <dir>/<name>.sock.
 func (b *Bed) startOVSDB(ctx context.Context, name, schema, netns string, extra ...string) error {
-	dbFile := filepath.Join(b.Dir, name+".db")
+	return b.startOVSDBIn(ctx, b.Dir, name, schema, netns, extra...)
+}
+
+// startOVSDBIn is startOVSDB with the database, socket and files in dir.
+func (b *Bed) startOVSDBIn(ctx context.Context, dir, name, schema, netns string, extra ...string) error {
+	dbFile := filepath.Join(dir, name+".db")
 	if _, err := b.run(ctx, "ovsdb-tool", "create", dbFile, schema); err != nil {
 		return err
 	}
-	sock := filepath.Join(b.Dir, name+".sock")
-	argv := append([]string{"ovsdb-server", "--remote=punix:" + sock, "--unixctl=" + b.ctlPath(name+"-ovsdb")}, extra...)
-	_, err := b.startDaemon(name+"-ovsdb", netns, append(argv, dbFile)...)
+	sock := filepath.Join(dir, name+".sock")
+	argv := append([]string{"ovsdb-server", "--remote=punix:" + sock, "--unixctl=" + ctlIn(dir, name+"-ovsdb")}, extra...)
+	_, err := b.startDaemonIn(dir, name+"-ovsdb", netns, append(argv, dbFile)...)
 	if err != nil {
 		return err
 	}
@@ -250,54 +267,77 @@ func (b *Bed) startDPUSwitch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.DPUNetns = ns
-	if err := b.startOVSDB(ctx, "ovs", ovsSchema, ns); err != nil {
+	b.DPUNetns, b.dpu.netns = ns, ns
+	return b.startSwitch(ctx, b.dpu)
+}
+
+// startSwitch runs d's ovsdb-server and ovs-vswitchd in its namespace,
+// configured for ovn-controller with the netdev datapath.
+func (b *Bed) startSwitch(ctx context.Context, d *dpuSide) error {
+	if err := b.startOVSDBIn(ctx, d.dir, "ovs", ovsSchema, d.netns); err != nil {
 		return err
 	}
-	if _, err := b.VSCtl(ctx, "--no-wait", "init", "--", "set", "Open_vSwitch", ".",
-		"external_ids:system-id="+b.Chassis,
-		"external_ids:hostname="+b.Hostname,
+	encapIP := "127.0.0.1"
+	if d.encapIP != nil {
+		encapIP = d.encapIP.String()
+	}
+	if _, err := b.vsctl(ctx, d, "--no-wait", "init", "--", "set", "Open_vSwitch", ".",
+		"external_ids:system-id="+d.chassis,
+		"external_ids:hostname="+d.hostname,
 		"external_ids:ovn-remote="+b.SBRemote,
 		"external_ids:ovn-encap-type=geneve",
-		"external_ids:ovn-encap-ip=127.0.0.1",
+		"external_ids:ovn-encap-ip="+encapIP,
 		"external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
 		return err
 	}
-	return b.StartVswitchd(ctx)
+	return b.startVswitchd(ctx, d)
 }
 
 // StartVswitchd runs ovs-vswitchd in the dpu namespace against its
 // database; tests that kill it (KillDaemon) call it again.
-func (b *Bed) StartVswitchd(ctx context.Context) error {
+func (b *Bed) StartVswitchd(ctx context.Context) error { return b.startVswitchd(ctx, b.dpu) }
+
+// startVswitchd runs d's ovs-vswitchd and, with an underlay, sets br-phy
+// up: a restarted ovs-vswitchd makes a new tap, without the address, and
+// has forgotten its peers' MACs.
+func (b *Bed) startVswitchd(ctx context.Context, d *dpuSide) error {
 	// --disable-system: there is no kernel datapath here, only netdev.
-	if _, err := b.startDaemon("vswitchd", b.DPUNetns, "ovs-vswitchd", "--disable-system",
-		"--unixctl="+b.ctlPath("vswitchd"), b.OVSRemote); err != nil {
+	if _, err := b.startDaemonIn(d.dir, string(Vswitchd), d.netns, "ovs-vswitchd", "--disable-system",
+		"--unixctl="+ctlIn(d.dir, string(Vswitchd)), d.ovsRemote); err != nil {
 		return err
 	}
-	return b.pollReady(ctx, "ovs-vswitchd connects", func() error {
-		_, err := b.run(ctx, "ovs-appctl", "-t", b.ctlPath("vswitchd"), "version")
+	err := b.pollReady(ctx, "ovs-vswitchd connects", func() error {
+		_, err := b.appctl(ctx, d, string(Vswitchd), "version")
 		return err
 	})
+	if err != nil || d.encapIP == nil {
+		return err
+	}
+	return b.startPhyBridge(ctx, d)
 }
 
 // StartController runs ovn-controller in the dpu namespace and waits for its
 // chassis in SB and br-int in OVS. Tests that stop it can call it again.
-func (b *Bed) StartController(ctx context.Context) error {
-	argv := append([]string{"ovn-controller", b.OVSRemote}, b.opts.ControllerArgs...)
-	if _, err := b.startDaemon(string(Controller), b.DPUNetns, argv...); err != nil {
+func (b *Bed) StartController(ctx context.Context) error { return b.startController(ctx, b.dpu) }
+
+func (b *Bed) startController(ctx context.Context, d *dpuSide) error {
+	argv := append([]string{"ovn-controller", d.ovsRemote}, b.opts.ControllerArgs...)
+	if _, err := b.startDaemonIn(d.dir, string(Controller), d.netns, argv...); err != nil {
 		return err
 	}
-	return b.WaitChassis(ctx)
+	return b.waitChassis(ctx, d)
 }
 
 // WaitChassis waits until the bed's chassis is registered in SB and br-int
 // exists.
-func (b *Bed) WaitChassis(ctx context.Context) error {
-	return b.pollReady(ctx, "ovn-controller registers chassis "+b.Chassis, func() error {
-		if _, err := b.SBCtl(ctx, "get", "Chassis", b.Chassis, "name"); err != nil {
+func (b *Bed) WaitChassis(ctx context.Context) error { return b.waitChassis(ctx, b.dpu) }
+
+func (b *Bed) waitChassis(ctx context.Context, d *dpuSide) error {
+	return b.pollReady(ctx, "ovn-controller registers chassis "+d.chassis, func() error {
+		if _, err := b.SBCtl(ctx, "get", "Chassis", d.chassis, "name"); err != nil {
 			return err
 		}
-		_, err := b.VSCtl(ctx, "--no-wait", "br-exists", "br-int")
+		_, err := b.vsctl(ctx, d, "--no-wait", "br-exists", "br-int")
 		return err
 	})
 }
@@ -318,17 +358,33 @@ func (b *Bed) startHostNetns(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.HostNetns = ns
-	b.HostAddr, b.DPUAddr = net.IPv4(192, 0, 2, 1), net.IPv4(192, 0, 2, 2)
-	hostEnd, dpuEnd := "hl"+b.ID, "dl"+b.ID
-	cmds := [][]string{
-		{"ip", "link", "add", hostEnd, "netns", b.HostNetns, "type", "veth", "peer", "name", dpuEnd, "netns", b.DPUNetns},
-		{"ip", "-n", b.HostNetns, "addr", "add", b.HostAddr.String() + "/30", "dev", hostEnd},
-		{"ip", "-n", b.DPUNetns, "addr", "add", b.DPUAddr.String() + "/30", "dev", dpuEnd},
-		{"ip", "-n", b.HostNetns, "link", "set", hostEnd, "up"},
-		{"ip", "-n", b.DPUNetns, "link", "set", dpuEnd, "up"},
+	b.HostNetns, b.host.netns = ns, ns
+	b.HostAddr, b.DPUAddr, err = b.hostLink(ctx, ns, b.DPUNetns, "")
+	return err
+}
+
+// hostLink joins hostNetns to dpuNetns by a veth, hl<id><suffix> on the
+// host and dl<id><suffix> on the DPU, on the next /30 of 192.0.2.0/24:
+// the primary's is the first (192.0.2.1 and .2), one more per AddDPU and
+// AddHost.
+func (b *Bed) hostLink(ctx context.Context, hostNetns, dpuNetns, suffix string) (hostIP, dpuIP net.IP, err error) {
+	b.mu.Lock()
+	n := b.added.links
+	b.added.links++
+	b.mu.Unlock()
+	if n >= 64 {
+		return nil, nil, errors.New("no /30 left in 192.0.2.0/24 for another host<->DPU link")
 	}
-	return b.runAll(ctx, cmds)
+	hostIP, dpuIP = net.IPv4(192, 0, 2, byte(4*n+1)), net.IPv4(192, 0, 2, byte(4*n+2))
+	hostEnd, dpuEnd := "hl"+b.ID+suffix, "dl"+b.ID+suffix
+	cmds := [][]string{
+		{"ip", "link", "add", hostEnd, "netns", hostNetns, "type", "veth", "peer", "name", dpuEnd, "netns", dpuNetns},
+		{"ip", "-n", hostNetns, "addr", "add", hostIP.String() + "/30", "dev", hostEnd},
+		{"ip", "-n", dpuNetns, "addr", "add", dpuIP.String() + "/30", "dev", dpuEnd},
+		{"ip", "-n", hostNetns, "link", "set", hostEnd, "up"},
+		{"ip", "-n", dpuNetns, "link", "set", dpuEnd, "up"},
+	}
+	return hostIP, dpuIP, b.runAll(ctx, cmds)
 }
 
 func (b *Bed) runAll(ctx context.Context, cmds [][]string) error {
@@ -356,7 +412,11 @@ func (b *Bed) SBCtl(ctx context.Context, args ...string) (string, error) {
 
 // VSCtl runs ovs-vsctl against the dpu's Open_vSwitch database.
 func (b *Bed) VSCtl(ctx context.Context, args ...string) (string, error) {
-	return b.run(ctx, append([]string{"ovs-vsctl", "--db=" + b.OVSRemote, "--timeout=20"}, args...)...)
+	return b.vsctl(ctx, b.dpu, args...)
+}
+
+func (b *Bed) vsctl(ctx context.Context, d *dpuSide, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovs-vsctl", "--db=" + d.ovsRemote, "--timeout=20"}, args...)...)
 }
 
 // Logs returns the last n lines of every daemon's log, for failure reports.
@@ -370,8 +430,8 @@ func (b *Bed) Logs(n int) string {
 			state = fmt.Sprintf("exited: %v", d.err)
 		}
 		fmt.Fprintf(&sb, "=== %s (%s)\n%s\n", d.name, state, Tail(d.logFile, n))
-		if stderr := filepath.Join(b.Dir, d.name+".stderr"); stderr != d.logFile {
-			fmt.Fprintf(&sb, "%s\n", Tail(stderr, 5))
+		if d.stderr != d.logFile {
+			fmt.Fprintf(&sb, "%s\n", Tail(d.stderr, 5))
 		}
 	}
 	return sb.String()
@@ -436,4 +496,9 @@ func (b *Bed) Leftovers(ctx context.Context) ([]string, error) {
 // Name: "nb-1", "sb-3", "nb-relay").
 func (b *Bed) AppCtl(ctx context.Context, daemon string, args ...string) (string, error) {
 	return b.run(ctx, append([]string{"ovs-appctl", "-t", b.ctlPath(daemon)}, args...)...)
+}
+
+// appctl is AppCtl for one of d's daemons.
+func (b *Bed) appctl(ctx context.Context, d *dpuSide, daemon string, args ...string) (string, error) {
+	return b.run(ctx, append([]string{"ovs-appctl", "-t", ctlIn(d.dir, daemon)}, args...)...)
 }

@@ -79,35 +79,50 @@ func (b *Bed) HideRepresentor(ctx context.Context, vf *VF) (restore func() error
 	if err != nil {
 		return nil, err
 	}
-	if err := b.ipBatch(ctx, b.DPUNetns, fmt.Sprintf("link set %s netns %s\n", vf.Representor, limbo)); err != nil {
+	dpuNetns := vf.dpu.netns
+	if err := b.ipBatch(ctx, dpuNetns, fmt.Sprintf("link set %s netns %s\n", vf.Representor, limbo)); err != nil {
 		return nil, fmt.Errorf("hide representor %s: %w", vf.Representor, err)
 	}
 	return func() error {
 		// Leaving a namespace takes a link down; the driver's new netdev is up.
-		if err := b.ipBatch(ctx, limbo, fmt.Sprintf("link set %s netns %s\n", vf.Representor, b.DPUNetns)); err != nil {
+		if err := b.ipBatch(ctx, limbo, fmt.Sprintf("link set %s netns %s\n", vf.Representor, dpuNetns)); err != nil {
 			return fmt.Errorf("restore representor %s: %w", vf.Representor, err)
 		}
-		if err := b.ipBatch(ctx, b.DPUNetns, fmt.Sprintf("link set %s up\n", vf.Representor)); err != nil {
+		if err := b.ipBatch(ctx, dpuNetns, fmt.Sprintf("link set %s up\n", vf.Representor)); err != nil {
 			return fmt.Errorf("restore representor %s: %w", vf.Representor, err)
 		}
 		return nil
 	}, nil
 }
 
-// UnpublishRepresentors drops the representors of vfs from the devlink
-// dump (all VF representors when vfs is empty), as a DPU that rebooted
-// lists none until its VFs are created again; PublishRepresentor adds one
-// back. The PFs' ports stay.
+// UnpublishRepresentors drops the representors of vfs from their DPUs'
+// devlink dumps (all VF representors of the primary DPU when vfs is
+// empty), as a DPU that rebooted lists none until its VFs are created
+// again; PublishRepresentor adds one back. The PFs' ports stay.
 func (b *Bed) UnpublishRepresentors(vfs ...*VF) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.hw.ports = slices.DeleteFunc(b.hw.ports, func(p devlink.Port) bool {
-		if p.Flavour != devlink.PCIVF {
-			return false
+	dpus := []*dpuSide{b.dpu}
+	if len(vfs) > 0 {
+		dpus = nil
+		for _, vf := range vfs {
+			if !slices.Contains(dpus, vf.dpu) {
+				dpus = append(dpus, vf.dpu)
+			}
 		}
-		return len(vfs) == 0 || slices.ContainsFunc(vfs, func(vf *VF) bool { return vf.Representor == p.Netdev })
-	})
-	return b.writeDevlinkLocked()
+	}
+	for _, d := range dpus {
+		d.ports = slices.DeleteFunc(d.ports, func(p devlink.Port) bool {
+			if p.Flavour != devlink.PCIVF {
+				return false
+			}
+			return len(vfs) == 0 || slices.ContainsFunc(vfs, func(vf *VF) bool { return vf.Representor == p.Netdev })
+		})
+		if err := d.writeDevlinkLocked(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // limboNetns is where hidden representors wait, created on first use.

@@ -70,7 +70,7 @@ func (b *Bed) emulateFunctionMAC(ctx context.Context, vf *VF, pod, ifname string
 // FunctionHWAddr is the function hw_addr the devlink dump shows for vf's
 // representor port; nil when it shows none.
 func (b *Bed) FunctionHWAddr(vf *VF) (net.HardwareAddr, error) {
-	data, err := os.ReadFile(b.DevlinkDump())
+	data, err := os.ReadFile(vf.dpu.devlinkPath)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (b *Bed) FunctionHWAddr(vf *VF) (net.HardwareAddr, error) {
 	if err != nil {
 		return nil, err
 	}
-	handle := b.representorPort(vf).Handle()
+	handle := representorPort(vf).Handle()
 	for _, p := range ports {
 		if p.Handle() == handle {
 			return p.HWAddr, nil

@@ -12,20 +12,23 @@ import (
 
 // HandAttach does by hand what ovn-dpu automates, the way an operator
 // would before this project: write the LSP with ovn-nbctl, move the VF into
-// pod with ip, and plug the representor into br-int with ovs-vsctl.
+// pod with ip, and plug the representor into br-int with ovs-vsctl — all
+// on the VF's own DPU, which the LSP's requested-chassis names, as it must
+// once the bed has several chassis.
 func (b *Bed) HandAttach(ctx context.Context, logicalSwitch string, vf *VF, lsp, pod, cidr string) error {
 	ip, _, ok := cutCIDR(cidr)
 	if !ok {
 		return fmt.Errorf("hand attach %s: address %q is not a CIDR", lsp, cidr)
 	}
 	if _, err := b.NBCtl(ctx, "lsp-add", logicalSwitch, lsp, "--",
-		"lsp-set-addresses", lsp, fmt.Sprintf("%s %s", vf.MAC, ip)); err != nil {
+		"lsp-set-addresses", lsp, fmt.Sprintf("%s %s", vf.MAC, ip), "--",
+		"lsp-set-options", lsp, "requested-chassis="+vf.dpu.chassis); err != nil {
 		return err
 	}
 	if err := b.PlumbVF(ctx, vf, pod, "eth0", cidr); err != nil {
 		return err
 	}
-	_, err := b.VSCtl(ctx, "add-port", "br-int", vf.Representor, "--",
+	_, err := b.vsctl(ctx, vf.dpu, "add-port", "br-int", vf.Representor, "--",
 		"set", "Interface", vf.Representor, "external_ids:"+vifplug.IfaceID+"="+lsp)
 	return err
 }
@@ -51,11 +54,16 @@ func cutCIDR(cidr string) (ip, prefix string, ok bool) {
 // operator writes such a port. ip may be empty; extra "key=value" options
 // are added or replace the standard ones.
 func (b *Bed) RequestArgs(logicalSwitch, lsp string, vf *VF, ip string, extra ...string) []string {
+	return requestArgs(b.Chassis, logicalSwitch, lsp, vf, ip, extra)
+}
+
+// requestArgs are RequestArgs asking chassis to plug vf.
+func requestArgs(chassis, logicalSwitch, lsp string, vf *VF, ip string, extra []string) []string {
 	addr := vf.MAC.String()
 	if ip != "" {
 		addr += " " + ip
 	}
-	opts := vifplug.Request{Chassis: b.Chassis, PFMAC: vf.PFMAC, VFNum: vf.Index}.Options()
+	opts := vifplug.Request{Chassis: chassis, PFMAC: vf.PFMAC, VFNum: vf.Index}.Options()
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		opts[k] = v

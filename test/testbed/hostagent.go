@@ -13,9 +13,11 @@ import (
 	"strings"
 )
 
-// HostAgent is an ovn-dpu-host-agent process in the bed's host namespace.
+// HostAgent is an ovn-dpu-host-agent process in the bed's host namespace
+// (or an added host's, Host.StartHostAgent).
 type HostAgent struct {
 	bed      *Bed
+	host     *hostSide
 	d        *daemon
 	Socket   string // the CNI plugin's agentSocket
 	StateDir string
@@ -26,7 +28,7 @@ type HostAgent struct {
 
 // HostNode is the --node-name StartHostAgent gives the host agent: the
 // name its gRPC client certificate must carry as its first DNS SAN (or CN).
-func (b *Bed) HostNode() string { return "host-" + b.ID }
+func (b *Bed) HostNode() string { return b.host.node }
 
 // StartHostAgent runs ovn-dpu-host-agent in the host namespace (the bed
 // needs Options.HostNetns) against NB, the fake sysfs tree and the DPU
@@ -35,14 +37,20 @@ func (b *Bed) StartHostAgent(ctx context.Context, dpuAddr string, extra ...strin
 	if b.HostNetns == "" {
 		return nil, errors.New("StartHostAgent needs a bed with Options.HostNetns")
 	}
+	return b.startHostAgent(ctx, b.host, dpuAddr, extra)
+}
+
+// startHostAgent runs the agent of host hs: in its namespace, on its
+// sysfs tree, with its node name, its socket and state in its dir.
+func (b *Bed) startHostAgent(ctx context.Context, hs *hostSide, dpuAddr string, extra []string) (*HostAgent, error) {
 	bin, err := Binary("ovn-dpu-host-agent")
 	if err != nil {
 		return nil, err
 	}
-	h := &HostAgent{bed: b, Socket: filepath.Join(b.Dir, "host", "agent.sock"),
-		StateDir: filepath.Join(b.Dir, "host", "state"), Node: b.HostNode()}
+	h := &HostAgent{bed: b, host: hs, Socket: filepath.Join(hs.dir, "agent.sock"),
+		StateDir: filepath.Join(hs.dir, "state"), Node: hs.node}
 	h.argv = append([]string{bin, "--nb=" + b.NBRemote, "--dpu=" + dpuAddr, "--socket=" + h.Socket,
-		"--sysfs-root=" + b.SysfsRoot(), "--state-dir=" + h.StateDir, "--node-name=" + h.Node, "--log-level=debug"}, extra...)
+		"--sysfs-root=" + hs.sysfs.Root(), "--state-dir=" + h.StateDir, "--node-name=" + h.Node, "--log-level=debug"}, extra...)
 	return h, h.start(ctx)
 }
 
@@ -57,7 +65,7 @@ func (h *HostAgent) start(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if h.d, err = b.startProcess(name, b.HostNetns, h.Log, h.argv...); err != nil {
+	if h.d, err = b.startProcess(name, h.host.netns, h.Log, h.argv...); err != nil {
 		return err
 	}
 	return b.waitLogged(ctx, h.Log, `msg="ovn-dpu-host-agent serving"`)

@@ -18,9 +18,13 @@ import (
 
 // daemon is one OVS/OVN process the bed started.
 type daemon struct {
+	// name is unique in the bed: a daemon of an added DPU is called
+	// after its dir ("dpu-b/vswitchd"), so that KillDaemon and the other
+	// DaemonName helpers, which mean the primary DPU's, never match it.
 	name    string
 	cmd     *exec.Cmd
 	logFile string
+	stderr  string
 	done    chan struct{}
 	err     error
 }
@@ -28,34 +32,48 @@ type daemon struct {
 // startDaemon runs an OVS/OVN daemon (in netns when not empty) with its
 // log, pidfile and console settings pointed at the bed's dir.
 func (b *Bed) startDaemon(name, netns string, argv ...string) (*daemon, error) {
-	logFile := filepath.Join(b.Dir, name+".log")
+	return b.startDaemonIn(b.Dir, name, netns, argv...)
+}
+
+// startDaemonIn is startDaemon for a daemon whose files, and the sockets
+// it finds its peers by, are in dir: an added DPU's.
+func (b *Bed) startDaemonIn(dir, name, netns string, argv ...string) (*daemon, error) {
+	logFile := filepath.Join(dir, name+".log")
 	// Console logging off: the log file has it all, and stderr then holds
 	// only what a daemon prints before logging starts (bad options).
-	argv = append(argv, "--log-file="+logFile, "--pidfile="+filepath.Join(b.Dir, name+".pid"), "-vconsole:off")
-	return b.startProcess(name, netns, logFile, argv...)
+	argv = append(argv, "--log-file="+logFile, "--pidfile="+filepath.Join(dir, name+".pid"), "-vconsole:off")
+	return b.startProcessIn(dir, name, netns, logFile, argv...)
 }
 
 // startProcess runs argv (in netns when not empty), its output in
 // <dir>/<name>.stderr. The child gets SIGKILL if the test process dies, so
 // a killed `go test` leaves no daemons behind.
 func (b *Bed) startProcess(name, netns, logFile string, argv ...string) (*daemon, error) {
+	return b.startProcessIn(b.Dir, name, netns, logFile, argv...)
+}
+
+// startProcessIn is startProcess with dir as the working directory, the
+// place of <name>.stderr and every OVS/OVN *_RUNDIR (runEnv).
+func (b *Bed) startProcessIn(dir, name, netns, logFile string, argv ...string) (*daemon, error) {
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = b.env()
-	cmd.Dir = b.Dir
-	out, err := os.Create(filepath.Join(b.Dir, name+".stderr"))
+	cmd.Env = runEnv(dir)
+	cmd.Dir = dir
+	stderr := filepath.Join(dir, name+".stderr")
+	out, err := os.Create(stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	name = b.daemonName(dir, name)
 	if err := spawn(cmd); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(argv, " "), err)
 	}
-	d := &daemon{name: name, cmd: cmd, logFile: logFile, done: make(chan struct{})}
+	d := &daemon{name: name, cmd: cmd, logFile: logFile, stderr: stderr, done: make(chan struct{})}
 	go func() { d.err = cmd.Wait(); close(d.done) }()
 	b.mu.Lock()
 	b.daemons = append(b.daemons, d)
@@ -111,14 +129,30 @@ func (b *Bed) forget(d *daemon) {
 	b.daemons = slices.DeleteFunc(b.daemons, func(x *daemon) bool { return x == d })
 }
 
-func (b *Bed) ctlPath(name string) string { return filepath.Join(b.Dir, name+".ctl") }
+// daemonName is name for a daemon of the bed's own dir, else name
+// prefixed with dir relative to it.
+func (b *Bed) daemonName(dir, name string) string {
+	if rel, err := filepath.Rel(b.Dir, dir); err == nil && rel != "." {
+		return rel + "/" + name
+	}
+	return name
+}
+
+func (b *Bed) ctlPath(name string) string { return ctlIn(b.Dir, name) }
+
+func ctlIn(dir, name string) string { return filepath.Join(dir, name+".ctl") }
 
 // env points every OVS/OVN tool at the bed's dir so that nothing touches
 // the machine's own /var/run/openvswitch or /var/run/ovn.
-func (b *Bed) env() []string {
+func (b *Bed) env() []string { return runEnv(b.Dir) }
+
+// runEnv points every OVS/OVN directory at dir. Each chassis needs a dir
+// of its own: ovn-controller reaches br-int through $OVS_RUNDIR/br-int.mgmt,
+// which ovs-vswitchd creates in its own $OVS_RUNDIR.
+func runEnv(dir string) []string {
 	env := os.Environ()
 	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR", "OVN_RUNDIR", "OVN_LOGDIR", "OVN_DBDIR", "OVN_SYSCONFDIR"} {
-		env = append(env, k+"="+b.Dir)
+		env = append(env, k+"="+dir)
 	}
 	return env
 }
@@ -158,8 +192,7 @@ func (b *Bed) deadDaemon() error {
 	defer b.mu.Unlock()
 	for _, d := range b.daemons {
 		if d.exited() {
-			return fmt.Errorf("%s exited (%v): %s %s", d.name, d.err, Tail(d.logFile, 3),
-				Tail(filepath.Join(b.Dir, d.name+".stderr"), 3))
+			return fmt.Errorf("%s exited (%v): %s %s", d.name, d.err, Tail(d.logFile, 3), Tail(d.stderr, 3))
 		}
 	}
 	return nil

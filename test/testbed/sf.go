@@ -28,7 +28,7 @@ type SF struct {
 func (b *Bed) AddSF(ctx context.Context, pf int, sfnum uint32) (*SF, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.addPF(pf); err != nil {
+	if err := b.host.addPF(b.dpu, pf); err != nil {
 		return nil, err
 	}
 	b.vfs++
@@ -41,17 +41,17 @@ func (b *Bed) AddSF(ctx context.Context, pf int, sfnum uint32) (*SF, error) {
 		PFPCI:       b.PFPCI(pf),
 		PFMAC:       b.PFMAC(pf),
 	}
-	if err := b.vethLocked(ctx, sf.Netdev, sf.MAC, sf.Representor); err != nil {
+	if err := b.vethsLocked(ctx, b.host, b.dpu, []veth{{sf.Netdev, sf.MAC, sf.Representor}}); err != nil {
 		return nil, fmt.Errorf("fake SF %d of PF %d: %w", sfnum, pf, err)
 	}
-	if err := b.hw.sysfs.AddSF(sf.PFPCI, sf.Aux, sfnum, sf.Netdev, sf.MAC); err != nil {
+	if err := b.host.sysfs.AddSF(sf.PFPCI, sf.Aux, sfnum, sf.Netdev, sf.MAC); err != nil {
 		return nil, err
 	}
-	b.hw.ports = append(b.hw.ports, devlink.Port{
+	b.dpu.ports = append(b.dpu.ports, devlink.Port{
 		Device: dpuDevice(pf), Index: uint32(0x10000*(pf+3) + 0x8000 + int(sfnum)), Type: "eth", Netdev: sf.Representor,
 		Flavour: devlink.PCISF, Controller: hostController, PFNum: uint16(pf), SFNum: sfnum, External: true,
 	})
-	return sf, b.writeDevlinkLocked()
+	return sf, b.dpu.writeDevlinkLocked()
 }
 
 // PF is a fake host PF handed to a pod whole: a veth pair whose host end
@@ -70,39 +70,19 @@ type PF struct {
 func (b *Bed) AddWholePF(ctx context.Context, pf int) (*PF, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.hw.pfs[pf] {
+	if b.host.pfs[pf] != nil {
 		return nil, fmt.Errorf("PF %d is described already", pf)
 	}
 	b.vfs++
 	p := &PF{PF: pf, PCI: b.PFPCI(pf), MAC: b.PFMAC(pf),
 		Netdev: fmt.Sprintf("p%s%d", b.ID, b.vfs), Representor: fmt.Sprintf("h%s%d", b.ID, b.vfs)}
-	if err := b.vethLocked(ctx, p.Netdev, p.MAC, p.Representor); err != nil {
+	if err := b.vethsLocked(ctx, b.host, b.dpu, []veth{{p.Netdev, p.MAC, p.Representor}}); err != nil {
 		return nil, fmt.Errorf("fake PF %d: %w", pf, err)
 	}
-	if err := b.hw.sysfs.AddPF(p.PCI, p.Netdev, p.MAC); err != nil {
+	if err := b.host.sysfs.AddPF(p.PCI, p.Netdev, p.MAC); err != nil {
 		return nil, err
 	}
-	b.hw.pfs[pf] = true
-	b.hw.ports = append(b.hw.ports, devlink.Port{
-		Device: dpuDevice(pf), Index: uint32(0x10000 * (pf + 3)), Type: "eth", Netdev: p.Representor,
-		Flavour: devlink.PCIPF, Controller: hostController, PFNum: uint16(pf), External: true, HWAddr: p.MAC,
-	})
-	return p, b.writeDevlinkLocked()
-}
-
-// vethLocked creates a veth pair: host on the host side with mac, peer up
-// in the dpu namespace; the host end checksums in software (offload.go).
-func (b *Bed) vethLocked(ctx context.Context, host string, mac net.HardwareAddr, peer string) error {
-	hostSide := ""
-	if b.HostNetns != "" {
-		hostSide = "netns " + b.HostNetns
-	}
-	if err := b.ipBatch(ctx, "", fmt.Sprintf("link add %s %s address %s type veth peer name %s netns %s\n",
-		host, hostSide, mac, peer, b.DPUNetns)); err != nil {
-		return err
-	}
-	if err := b.ipBatch(ctx, b.DPUNetns, fmt.Sprintf("link set %s up\n", peer)); err != nil {
-		return err
-	}
-	return txChecksumOff(b.HostNetns, host)
+	b.host.pfs[pf] = b.dpu
+	b.dpu.ports = append(b.dpu.ports, b.host.pfPort(pf, p.Representor))
+	return p, b.dpu.writeDevlinkLocked()
 }

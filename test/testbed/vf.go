@@ -9,9 +9,11 @@ import (
 )
 
 // VF is a fake SR-IOV VF: a veth pair whose VF end sits on the host (the
-// host namespace when the bed has one, else the root namespace) and whose
-// peer, the representor, sits in the dpu namespace. The host sysfs tree
-// describes the VF; the devlink dump lists the representor once published.
+// host namespace when the bed has one, else the root namespace; an added
+// host's namespace for Host.AddVFs) and whose peer, the representor, sits
+// in the dpu namespace (an added DPU's for DPU.AddVFs). The host's sysfs
+// tree describes the VF; the DPU's devlink dump lists the representor
+// once published.
 // The VF end checksums in software (TX checksum offload off, offload.go),
 // where a real VF does it in hardware.
 type VF struct {
@@ -23,16 +25,17 @@ type VF struct {
 	PCI         string // fake PCI address of the VF
 	PFPCI       string
 	PFMAC       net.HardwareAddr
+
+	host *hostSide
+	dpu  *dpuSide
 }
 
 // PFMAC is the MAC of fake host PF pf: locally administered, unique per
 // bed, lower case when printed as OVN options want.
-func (b *Bed) PFMAC(pf int) net.HardwareAddr {
-	return net.HardwareAddr{0x0e, 0x42, b.idByte(0), b.idByte(1), 0xf0, byte(pf)}
-}
+func (b *Bed) PFMAC(pf int) net.HardwareAddr { return b.host.pfMAC(pf) }
 
 // PFPCI is the fake PCI address of host PF pf.
-func (b *Bed) PFPCI(pf int) string { return fmt.Sprintf("0000:%02x:00.0", 0x10+pf) }
+func (b *Bed) PFPCI(pf int) string { return b.host.pfPCI(pf) }
 
 func (b *Bed) idByte(i int) byte {
 	var v byte
@@ -49,7 +52,10 @@ type VFOptions struct {
 
 // AddVF creates VF index of PF pf and publishes its representor.
 func (b *Bed) AddVF(ctx context.Context, pf, index int) (*VF, error) {
-	vfs, err := b.AddVFs(ctx, pf, []int{index}, VFOptions{})
+	return firstVF(b.AddVFs(ctx, pf, []int{index}, VFOptions{}))
+}
+
+func firstVF(vfs []*VF, err error) (*VF, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -60,37 +66,26 @@ func (b *Bed) AddVF(ctx context.Context, pf, index int) (*VF, error) {
 // (hundreds take about a second) and describes them in sysfs and devlink.
 // Names are unique per bed and fit IFNAMSIZ.
 func (b *Bed) AddVFs(ctx context.Context, pf int, indices []int, opts VFOptions) ([]*VF, error) {
+	return b.addVFs(ctx, b.host, b.dpu, pf, indices, opts)
+}
+
+// addVFs is AddVFs for host h's PF pf, wired to DPU d.
+func (b *Bed) addVFs(ctx context.Context, h *hostSide, d *dpuSide, pf int, indices []int, opts VFOptions) ([]*VF, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// Two batches: ip -batch cannot switch namespaces per line.
-	var batch, up strings.Builder
+	// Refused before any link exists, so that a refusal leaves nothing.
+	if err := h.checkVFs(d, pf, indices); err != nil {
+		return nil, err
+	}
 	vfs := make([]*VF, 0, len(indices))
+	pairs := make([]veth, 0, len(indices))
 	for _, index := range indices {
 		b.vfs++
-		vf := b.newVF(pf, index, b.vfs)
+		vf := b.newVF(h, d, pf, index, b.vfs)
 		vfs = append(vfs, vf)
-		hostSide := ""
-		if b.HostNetns != "" {
-			hostSide = "netns " + b.HostNetns
-		}
-		fmt.Fprintf(&batch, "link add %s %s address %s type veth peer name %s netns %s\n",
-			vf.Netdev, hostSide, vf.MAC, vf.Representor, b.DPUNetns)
-		fmt.Fprintf(&up, "link set %s up\n", vf.Representor)
+		pairs = append(pairs, veth{end: vf.Netdev, mac: vf.MAC, peer: vf.Representor})
 	}
-	if err := b.ipBatch(ctx, "", batch.String()); err != nil {
-		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
-	}
-	if err := b.ipBatch(ctx, b.DPUNetns, up.String()); err != nil {
-		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
-	}
-	// The VF ends checksum in software, or TCP between pods fails (see
-	// offload.go); the representors need not: ovs-vswitchd writes them
-	// frames it holds in full, checksums included.
-	netdevs := make([]string, len(vfs))
-	for i, vf := range vfs {
-		netdevs[i] = vf.Netdev
-	}
-	if err := txChecksumOff(b.HostNetns, netdevs...); err != nil {
+	if err := b.vethsLocked(ctx, h, d, pairs); err != nil {
 		return nil, fmt.Errorf("fake VFs %v of PF %d: %w", indices, pf, err)
 	}
 	for _, vf := range vfs {
@@ -98,10 +93,45 @@ func (b *Bed) AddVFs(ctx context.Context, pf int, indices []int, opts VFOptions)
 			return nil, err
 		}
 		if !opts.Unpublished {
-			b.hw.ports = append(b.hw.ports, b.representorPort(vf))
+			d.ports = append(d.ports, representorPort(vf))
 		}
 	}
-	return vfs, b.writeDevlinkLocked()
+	return vfs, d.writeDevlinkLocked()
+}
+
+// veth is one fake function's pair: end on the host, with mac; peer on
+// the DPU.
+type veth struct {
+	end  string
+	mac  net.HardwareAddr
+	peer string
+}
+
+// vethsLocked creates pairs between host h and DPU d, the peers up.
+func (b *Bed) vethsLocked(ctx context.Context, h *hostSide, d *dpuSide, pairs []veth) error {
+	hostSide := ""
+	if h.netns != "" {
+		hostSide = "netns " + h.netns
+	}
+	// Two batches: ip -batch cannot switch namespaces per line.
+	var batch, up strings.Builder
+	ends := make([]string, len(pairs))
+	for i, p := range pairs {
+		fmt.Fprintf(&batch, "link add %s %s address %s type veth peer name %s netns %s\n",
+			p.end, hostSide, p.mac, p.peer, d.netns)
+		fmt.Fprintf(&up, "link set %s up\n", p.peer)
+		ends[i] = p.end
+	}
+	if err := b.ipBatch(ctx, "", batch.String()); err != nil {
+		return err
+	}
+	if err := b.ipBatch(ctx, d.netns, up.String()); err != nil {
+		return err
+	}
+	// The host ends checksum in software, or TCP between pods fails (see
+	// offload.go); the peers need not: ovs-vswitchd writes them frames it
+	// holds in full, checksums included.
+	return txChecksumOff(h.netns, ends...)
 }
 
 // ipBatch runs ip commands, one per line, in netns ("" = root namespace).
@@ -126,22 +156,28 @@ func (b *Bed) ipBatch(ctx context.Context, netns, commands string) error {
 	return err
 }
 
-func (b *Bed) newVF(pf, index, n int) *VF {
+func (b *Bed) newVF(h *hostSide, d *dpuSide, pf, index, n int) *VF {
 	return &VF{
 		PF: pf, Index: index,
 		Netdev:      fmt.Sprintf("v%s%d", b.ID, n),
 		Representor: fmt.Sprintf("r%s%d", b.ID, n),
-		MAC:         net.HardwareAddr{0x0e, 0x43, b.idByte(0), b.idByte(1), byte(pf), byte(index)},
-		PCI:         fmt.Sprintf("0000:%02x:%02x.%d", 0x10+pf, 1+index/8, index%8),
-		PFPCI:       b.PFPCI(pf),
-		PFMAC:       b.PFMAC(pf),
+		MAC:         net.HardwareAddr{0x0e, 0x43, h.bedID[0], h.bedID[1], h.pfByte(pf), byte(index)},
+		PCI:         fmt.Sprintf("0000:%02x:%02x.%d", h.pfBus(pf), 1+index/8, index%8),
+		PFPCI:       h.pfPCI(pf),
+		PFMAC:       h.pfMAC(pf),
+		host:        h,
+		dpu:         d,
 	}
 }
 
 // HostIP runs `ip args...` in the namespace that holds host-side VFs.
 func (b *Bed) HostIP(ctx context.Context, args ...string) (string, error) {
-	if b.HostNetns != "" {
-		args = append([]string{"-n", b.HostNetns}, args...)
+	return b.hostIP(ctx, b.host, args...)
+}
+
+func (b *Bed) hostIP(ctx context.Context, h *hostSide, args ...string) (string, error) {
+	if h.netns != "" {
+		args = append([]string{"-n", h.netns}, args...)
 	}
 	return b.run(ctx, append([]string{"ip"}, args...)...)
 }
@@ -158,7 +194,7 @@ func (b *Bed) Pod(name string) string { return b.nsName("pod-" + name) }
 // ifname and gives it cidr. Tests of the bed itself use it; the product
 // does this in the host agent.
 func (b *Bed) PlumbVF(ctx context.Context, vf *VF, pod, ifname, cidr string) error {
-	if _, err := b.HostIP(ctx, "link", "set", vf.Netdev, "netns", pod); err != nil {
+	if _, err := b.hostIP(ctx, vf.host, "link", "set", vf.Netdev, "netns", pod); err != nil {
 		return err
 	}
 	return b.runAll(ctx, [][]string{
