@@ -45,16 +45,8 @@ func handAttachTwo(t *testing.T, ctx context.Context, bed *testbed.Bed) []*handP
 	pods := []*handPod{{lsp: "lsp-a", ip: "10.0.0.1"}, {lsp: "lsp-b", ip: "10.0.0.2"}}
 	for i, p := range pods {
 		p.vf = testbed.Must(bed.AddVF(ctx, 0, i))(t)
-		p.netns = testbed.Must(bed.AddPod(ctx, p.lsp))(t)
-		if err := bed.HandAttach(ctx, "net1", p.vf, p.lsp, p.netns, p.ip+"/24"); err != nil {
-			t.Fatal(err)
-		}
 	}
-	for _, p := range pods {
-		if err := bed.WaitLSPUp(ctx, p.lsp); err != nil {
-			t.Fatal(err)
-		}
-	}
+	attachAll(t, ctx, bed, pods)
 	return pods
 }
 
