@@ -343,11 +343,20 @@ func (a *Agent) connectSB(ctx context.Context) error {
 			// an address change would only wake passes for nothing.
 			columns = append(columns, &pb.MAC)
 		}
-		_, err := c.Monitor(ctx, c.NewMonitor(
+		tables := []client.MonitorOption{
 			client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: id.name}},
 				&ch.Name, &ch.Hostname),
-			client.WithConditionalTable(pb, a.bindingConditions(pb), columns...),
-		))
+		}
+		if a.cfg.Hosts.Enabled() {
+			// Claims name the logical switch; the binding's datapath says
+			// which one it really is in (claims.go). Datapaths are few and
+			// small beside bindings: all of them, their external_ids only.
+			dp := &sbdb.DatapathBinding{}
+			columns = append(columns, &pb.Datapath)
+			tables = append(tables, client.WithTable(dp, &dp.ExternalIDs))
+		}
+		tables = append(tables, client.WithConditionalTable(pb, a.bindingConditions(pb), columns...))
+		_, err := c.Monitor(ctx, c.NewMonitor(tables...))
 		if err != nil {
 			return fmt.Errorf("monitor SB Chassis and Port_Binding for chassis %s: %w", id.name, err)
 		}

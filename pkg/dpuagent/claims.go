@@ -45,6 +45,8 @@ type claim struct {
 	lsp      string
 	pfMAC    string // lower case, as net.HardwareAddr prints
 	function string // "vf N", "sf N" or "pf" (vifplug.Request.Label)
+	// logicalSwitch: the NB Logical_Switch UUID the LSP is in.
+	logicalSwitch string
 }
 
 // claimBook holds the claims; the gRPC handlers write it, each planning
@@ -169,7 +171,8 @@ func (a *Agent) checkClaim(host string, controller uint32, c *ovndpuv1.Attachmen
 		a.metrics.claimsRefused.WithLabelValues("invalid").Inc()
 		return claim{}, status.Errorf(codes.InvalidArgument, "claim of attachment %.64q: "+format, append([]any{c.GetAttachmentId()}, args...)...)
 	}
-	for field, v := range map[string]string{"attachment_id": c.GetAttachmentId(), "logical_port": c.GetLogicalPort()} {
+	for field, v := range map[string]string{"attachment_id": c.GetAttachmentId(), "logical_port": c.GetLogicalPort(),
+		"logical_switch": c.GetLogicalSwitch()} {
 		if v == "" || len(v) > maxClaimField || !utf8.ValidString(v) {
 			return invalid("%s must be 1 to %d bytes of UTF-8", field, maxClaimField)
 		}
@@ -195,7 +198,7 @@ func (a *Agent) checkClaim(host string, controller uint32, c *ovndpuv1.Attachmen
 		return claim{}, status.Errorf(codes.PermissionDenied, "claim of attachment %s: PF %s is not one of host %s's PFs (devlink controller %d)",
 			c.GetAttachmentId(), mac, host, controller)
 	}
-	return claim{lsp: c.GetLogicalPort(), pfMAC: mac.String(), function: fn.Label()}, nil
+	return claim{lsp: c.GetLogicalPort(), pfMAC: mac.String(), function: fn.Label(), logicalSwitch: c.GetLogicalSwitch()}, nil
 }
 
 // Release answers the gRPC Release call.
@@ -211,35 +214,80 @@ func (a *Agent) Release(ctx context.Context, req *ovndpuv1.ReleaseRequest) (*ovn
 	return &ovndpuv1.ReleaseResponse{}, nil
 }
 
-// claimedBy says why r, whose representor rep is on controller's devlink
-// controller, may not be plugged on a DPU serving several hosts; "" when
-// it may. pending: a claim may still come (the host claims before it
-// writes NB, but a reconnecting host re-claims late); otherwise the
-// request can never be plugged as it stands.
-func (p *planner) unclaimed(r request, controller uint32, iface *vswitchd.Interface) (why string, pending bool) {
+// claimVerdict is what the claims say of a request on a DPU serving
+// several hosts.
+type claimVerdict int
+
+const (
+	// claimHolds: its host claimed it as it stands; plug it.
+	claimHolds claimVerdict = iota
+	// claimAwaited: no claim yet; one may still come (a host claims before
+	// it writes NB, a reconnecting host re-claims late).
+	claimAwaited
+	// claimRefused: it can never be plugged as it stands (no host for its
+	// controller, or the LSP's owner is not that host).
+	claimRefused
+	// claimContradicted: its host claimed the attachment for another
+	// LSP, function or logical switch — the binding was changed by
+	// someone else, e.g. re-created in another switch: not even the port
+	// already plugged for it may stay.
+	claimContradicted
+)
+
+// checkClaim says whether r, whose representor is on devlink controller
+// controller, may be plugged, and why not. A port this agent already
+// plugged for the very attachment, LSP and switch counts as claimed: the
+// proof survives an agent restart in the DPU's own OVS database, which no
+// host can write.
+func (p *planner) checkClaim(r request, controller uint32, iface *vswitchd.Interface) (claimVerdict, string) {
 	host, ok := p.in.hosts.Host(controller)
 	if !ok {
-		return fmt.Sprintf("the representor is on devlink controller %d, which this DPU's --hosts maps to no host: "+
-			"a DPU serving several hosts plugs only its hosts' own functions", controller), false
+		return claimRefused, fmt.Sprintf("the representor is on devlink controller %d, which this DPU's --hosts maps to no host: "+
+			"a DPU serving several hosts plugs only its hosts' own functions", controller)
 	}
 	if r.owner != host {
-		return fmt.Sprintf("%s=%s %s is host %s's (devlink controller %d), but the port's %s is %q",
-			vifplug.OptPFMAC, r.PFMAC, r.Label(), host, controller, vifplug.ExtOwner, r.owner), false
+		owner := fmt.Sprintf("is %q", r.owner)
+		if r.owner == "" {
+			owner = "is not set (an LSP not written by a host agent)"
+		}
+		return claimRefused, fmt.Sprintf("%s=%s %s is host %s's (devlink controller %d), but the port's %s %s",
+			vifplug.OptPFMAC, r.PFMAC, r.Label(), host, controller, vifplug.ExtOwner, owner)
 	}
-	if c, ok := p.in.claims[claimKey{host, r.attachment}]; ok && c == (claim{lsp: r.lsp, pfMAC: r.PFMAC.String(), function: r.Label()}) {
-		return "", false
+	if r.logicalSwitch == "" {
+		return claimAwaited, fmt.Sprintf("the logical switch of the binding's datapath is not known yet (SB Datapath_Binding external_ids:%s)",
+			dpLogicalSwitch)
+	}
+	want := claim{lsp: r.lsp, pfMAC: r.PFMAC.String(), function: r.Label(), logicalSwitch: r.logicalSwitch}
+	c, claimed := p.in.claims[claimKey{host, r.attachment}]
+	switch {
+	case claimed && c == want:
+		return claimHolds, ""
+	case claimed:
+		return claimContradicted, fmt.Sprintf("host %s claimed attachment %q for %s, but its binding asks for %s: "+
+			"the LSP was changed or re-created by someone else", host, r.attachment, c, want)
 	}
 	if pluggedFor(iface, r) {
-		return "", false // plugged after a claim, before this agent restarted
+		return claimHolds, "" // plugged after a claim, before this agent restarted
 	}
-	return fmt.Sprintf("no claim from host %s for attachment %q of logical port %s (%s=%s %s): a host agent claims each attachment "+
+	if iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment && r.attachment != "" {
+		return claimContradicted, fmt.Sprintf("representor %s was plugged for attachment %q of logical port %s in logical switch %s, "+
+			"but the binding now asks for %s: the LSP was changed or re-created by someone else",
+			iface.Name, r.attachment, iface.ExternalIDs[vifplug.IfaceID], iface.ExternalIDs[vifplug.IfaceSwitch], want)
+	}
+	return claimAwaited, fmt.Sprintf("no claim from host %s for attachment %q of logical port %s (%s=%s %s): a host agent claims each attachment "+
 		"before it writes it to NB, so a port written to NB by anyone else is not plugged on a DPU serving several hosts",
-		host, r.attachment, r.lsp, vifplug.OptPFMAC, r.PFMAC, r.Label()), true
+		host, r.attachment, r.lsp, vifplug.OptPFMAC, r.PFMAC, r.Label())
+}
+
+// String describes a claim for messages.
+func (c claim) String() string {
+	return fmt.Sprintf("logical port %s in logical switch %s (%s=%s %s)", c.lsp, c.logicalSwitch, vifplug.OptPFMAC, c.pfMAC, c.function)
 }
 
 // pluggedFor reports whether iface is this agent's plug of r's very
-// attachment.
+// attachment, LSP and logical switch.
 func pluggedFor(iface *vswitchd.Interface, r request) bool {
 	return iface != nil && ours(iface) && r.attachment != "" &&
-		iface.ExternalIDs[vifplug.IfaceID] == r.lsp && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment
+		iface.ExternalIDs[vifplug.IfaceID] == r.lsp && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment &&
+		iface.ExternalIDs[vifplug.IfaceSwitch] == r.logicalSwitch
 }

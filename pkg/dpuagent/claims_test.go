@@ -65,7 +65,7 @@ func claimReq(replaceAll bool, claims ...*ovndpuv1.AttachmentClaim) *ovndpuv1.Cl
 }
 
 func vf0Of(id, lsp string, pf net.HardwareAddr) *ovndpuv1.AttachmentClaim {
-	return &ovndpuv1.AttachmentClaim{AttachmentId: id, LogicalPort: lsp, PfMac: pf.String(), Function: "vf 0"}
+	return &ovndpuv1.AttachmentClaim{AttachmentId: id, LogicalPort: lsp, PfMac: pf.String(), Function: "vf 0", LogicalSwitch: "ls-uuid"}
 }
 
 func TestClaimRefusals(t *testing.T) {
@@ -83,8 +83,9 @@ func TestClaimRefusals(t *testing.T) {
 		{"an unknown PF", asHost("host-a"), vf0Of("a1", "lsp1", net.HardwareAddr{0x0e, 9, 9, 9, 9, 9}), codes.FailedPrecondition, "host host-a's PFs: [" + hostAPF.String() + "]"},
 		{"no attachment id", asHost("host-a"), vf0Of("", "lsp1", hostAPF), codes.InvalidArgument, "attachment_id must be"},
 		{"no logical port", asHost("host-a"), vf0Of("a1", "", hostAPF), codes.InvalidArgument, "logical_port must be"},
-		{"a bad PF MAC", asHost("host-a"), &ovndpuv1.AttachmentClaim{AttachmentId: "a1", LogicalPort: "l", PfMac: "nope", Function: "vf 0"}, codes.InvalidArgument, `pf_mac "nope"`},
-		{"a bad function", asHost("host-a"), &ovndpuv1.AttachmentClaim{AttachmentId: "a1", LogicalPort: "l", PfMac: hostAPF.String(), Function: "vf x"}, codes.InvalidArgument, `function "vf x"`},
+		{"a bad PF MAC", asHost("host-a"), &ovndpuv1.AttachmentClaim{AttachmentId: "a1", LogicalPort: "l", PfMac: "nope", Function: "vf 0", LogicalSwitch: "s"}, codes.InvalidArgument, `pf_mac "nope"`},
+		{"a bad function", asHost("host-a"), &ovndpuv1.AttachmentClaim{AttachmentId: "a1", LogicalPort: "l", PfMac: hostAPF.String(), Function: "vf x", LogicalSwitch: "s"}, codes.InvalidArgument, `function "vf x"`},
+		{"no logical switch", asHost("host-a"), &ovndpuv1.AttachmentClaim{AttachmentId: "a1", LogicalPort: "l", PfMac: hostAPF.String(), Function: "vf 0"}, codes.InvalidArgument, "logical_switch must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

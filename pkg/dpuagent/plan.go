@@ -350,9 +350,11 @@ func (p *planner) decide(rr resolved) {
 	}
 	iface := p.in.ovs.ifaces[rep.Netdev]
 	if p.in.hosts.Enabled() {
-		if why, pending := p.unclaimed(r, rep.Controller, iface); why != "" {
-			p.keepExisting(r)
-			p.refuse(st, r, why, pending)
+		if v, why := p.checkClaim(r, rep.Controller, iface); v != claimHolds {
+			if v != claimContradicted {
+				p.keepExisting(r)
+			}
+			p.refuse(st, r, why, v == claimAwaited)
 			return
 		}
 	}
@@ -621,7 +623,7 @@ func (p *planner) planUpdate(r request, iface *vswitchd.Interface) {
 		return
 	}
 	var set map[string]string
-	for k, v := range vifplug.InterfaceIDs(r.lsp, r.attachment) {
+	for k, v := range r.interfaceIDs() {
 		if cur, ok := iface.ExternalIDs[k]; !ok || cur != v {
 			if set == nil {
 				set = map[string]string{}
@@ -736,7 +738,7 @@ func (p *planner) keepGone() {
 }
 
 func portSpec(r request, rep string) ops.PortSpec {
-	return ops.PortSpec{Name: rep, ExternalIDs: vifplug.InterfaceIDs(r.lsp, r.attachment), MTURequest: r.mtuRequest()}
+	return ops.PortSpec{Name: rep, ExternalIDs: r.interfaceIDs(), MTURequest: r.mtuRequest()}
 }
 
 func attachmentChanged(iface *vswitchd.Interface, r request) bool {

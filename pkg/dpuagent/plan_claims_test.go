@@ -3,11 +3,14 @@ package dpuagent
 import (
 	"strings"
 	"testing"
+
+	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
+	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 )
 
 // On a DPU serving several hosts (--hosts host1=1,host2=2) a representor
 // of host1's controller is plugged only for an attachment host1 claimed,
-// for the very LSP and function its binding names.
+// for the very LSP, function and logical switch its binding names.
 
 func twoHosts(t *testing.T) Hosts {
 	t.Helper()
@@ -18,8 +21,26 @@ func twoHosts(t *testing.T) Hosts {
 	return h
 }
 
-func claimOf(host, attachment, lsp, function string) map[claimKey]claim {
-	return map[claimKey]claim{{host, attachment}: {lsp: lsp, pfMAC: testPFMAC.String(), function: function}}
+const (
+	ls1 = "ls-uuid-1"
+	ls2 = "ls-uuid-2"
+)
+
+func claimOf(host, attachment, lsp, function, ls string) map[claimKey]claim {
+	return map[claimKey]claim{{host, attachment}: {lsp: lsp, pfMAC: testPFMAC.String(), function: function, logicalSwitch: ls}}
+}
+
+// claimedPlugOf is plugOf on a DPU serving several hosts: the interface
+// records the logical switch.
+func claimedPlugOf(lsp, rep, attachment, ls string) change {
+	return change{kind: changePlug, lsp: lsp, iface: rep, bridge: brRef(testBridge),
+		spec: ops.PortSpec{Name: rep, ExternalIDs: vifplug.ClaimedInterfaceIDs(lsp, attachment, ls)}}
+}
+
+// claimedRow is an interface plugged for lsp's attachment in switch ls,
+// installed.
+func claimedRow(rep, lsp, attachment, ls string) row {
+	return ourRow(rep, lsp, attachment, append([]string{vifplug.IfaceSwitch, ls}, installed...)...)
 }
 
 func TestPlanClaims(t *testing.T) {
@@ -28,12 +49,13 @@ func TestPlanClaims(t *testing.T) {
 	host1Reps.controller = 1
 	unmapped := reps(0)
 	unmapped.controller = 3
-	req := requests(binding{lsp: "lsp1", attachment: "a1", vf: 0})
+	req := requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls1})
 	noClaim := "waiting for the host's claim: no claim from host host1 for attachment \"a1\" of logical port lsp1"
+	contradicted := "host host1 claimed attachment \"a1\" for logical port lsp1 in logical switch "
 	runPlanCases(t, []planCase{{
-		name: "claimed by its host: plugged", hosts: hosts, reps: host1Reps, reqs: req,
-		claims:   claimOf("host1", "a1", "lsp1", "vf 0"),
-		changes:  []change{plugOf("lsp1", "rep0", "a1", nil)},
+		name: "claimed by its host: plugged, the interface naming the switch", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0", ls1),
+		changes:  []change{claimedPlugOf("lsp1", "rep0", "a1", ls1)},
 		statuses: map[string]phase{"lsp1": {pending, "plugging representor rep0"}},
 	}, {
 		name: "no claim: PENDING for the grace period, nothing plugged", hosts: hosts, reps: host1Reps, reqs: req,
@@ -41,40 +63,57 @@ func TestPlanClaims(t *testing.T) {
 		wakeAt:   t0.Add(repWait),
 	}, {
 		name: "another host claimed the attachment id: not host1's claim", hosts: hosts, reps: host1Reps, reqs: req,
-		claims:   claimOf("host2", "a1", "lsp1", "vf 0"),
+		claims:   claimOf("host2", "a1", "lsp1", "vf 0", ls1),
 		statuses: map[string]phase{"lsp1": {pending, noClaim}},
 		wakeAt:   t0.Add(repWait),
 	}, {
-		name: "the claim names another function: not this request's", hosts: hosts, reps: host1Reps, reqs: req,
-		claims:   claimOf("host1", "a1", "lsp1", "vf 1"),
-		statuses: map[string]phase{"lsp1": {pending, noClaim}},
-		wakeAt:   t0.Add(repWait),
+		name: "the claim names another function: ERROR at once", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp1", "vf 1", ls1),
+		statuses: map[string]phase{"lsp1": {errorPhase, contradicted + ls1 + " (vif-plug:representor:pf-mac=0c:42:a1:00:00:01 vf 1)"}},
 	}, {
-		name: "the claim names another LSP: not this request's", hosts: hosts, reps: host1Reps, reqs: req,
-		claims:   claimOf("host1", "a1", "lsp-other", "vf 0"),
-		statuses: map[string]phase{"lsp1": {pending, noClaim}},
-		wakeAt:   t0.Add(repWait),
+		name: "the claim names another LSP: ERROR at once", hosts: hosts, reps: host1Reps, reqs: req,
+		claims:   claimOf("host1", "a1", "lsp-other", "vf 0", ls1),
+		statuses: map[string]phase{"lsp1": {errorPhase, "claimed attachment \"a1\" for logical port lsp-other"}},
+	}, {
+		name:  "re-created in another switch: ERROR, and the plug of the old one is unplugged",
+		hosts: hosts, reps: host1Reps, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls2}),
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0", ls1),
+		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
+		statuses: map[string]phase{"lsp1": {errorPhase, contradicted + ls1}},
+		wakeAt:   t0.Add(unplugDelay),
+	}, {
+		name:  "re-created in another switch while no claim is held (agent restarted): ERROR, not kept",
+		hosts: hosts, reps: host1Reps, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls2}),
+		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
+		statuses: map[string]phase{"lsp1": {errorPhase, "was plugged for attachment \"a1\" of logical port lsp1 in logical switch " + ls1}},
+		wakeAt:   t0.Add(unplugDelay),
 	}, {
 		name: "owner is another host than the function's: ERROR at once", hosts: hosts, reps: host1Reps,
-		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, owner: "host2"}),
-		claims:   claimOf("host2", "a1", "lsp1", "vf 0"),
+		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, owner: "host2", ls: ls1}),
+		claims:   claimOf("host2", "a1", "lsp1", "vf 0", ls1),
 		statuses: map[string]phase{"lsp1": {errorPhase, `is host host1's (devlink controller 1), but the port's ovn-dpu:owner is "host2"`}},
 	}, {
 		name: "a controller --hosts does not map: ERROR at once", hosts: hosts, reps: unmapped, reqs: req,
-		claims:   claimOf("host1", "a1", "lsp1", "vf 0"),
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0", ls1),
 		statuses: map[string]phase{"lsp1": {errorPhase, "devlink controller 3, which this DPU's --hosts maps to no host"}},
 	}, {
-		name: "plugged for this attachment before a restart: kept and READY without a claim", hosts: hosts, reps: host1Reps, reqs: req,
-		ovs:      world(nil, ourRow("rep0", "lsp1", "a1", installed...)),
+		name: "the switch of the datapath not known yet: PENDING", hosts: hosts, reps: host1Reps,
+		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0}),
+		claims:   claimOf("host1", "a1", "lsp1", "vf 0", ls1),
+		statuses: map[string]phase{"lsp1": {pending, "the logical switch of the binding's datapath is not known yet"}},
+		wakeAt:   t0.Add(repWait),
+	}, {
+		name: "plugged for this attachment and switch before a restart: kept and READY without a claim", hosts: hosts, reps: host1Reps, reqs: req,
+		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
 		statuses: map[string]phase{"lsp1": {ready, ""}},
 	}, {
 		name:  "plugged for an earlier attachment, the new one unclaimed: the old plug stays, nothing re-plugged",
 		hosts: hosts, reps: host1Reps, reqs: req,
-		ovs:      world(nil, ourRow("rep0", "lsp1", "a0", installed...)),
+		ovs:      world(nil, claimedRow("rep0", "lsp1", "a0", ls1)),
 		statuses: map[string]phase{"lsp1": {pending, noClaim}},
 		wakeAt:   t0.Add(repWait),
 	}, {
-		name: "without --hosts no claim is needed", reps: host1Reps, reqs: req,
+		name: "without --hosts no claim is needed", reps: host1Reps, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0}),
 		changes:  []change{plugOf("lsp1", "rep0", "a1", nil)},
 		statuses: map[string]phase{"lsp1": {pending, "plugging representor rep0"}},
 	}})
@@ -86,15 +125,15 @@ func TestPlanClaims(t *testing.T) {
 func TestPlanUnclaimedTurnsError(t *testing.T) {
 	r := reps(0)
 	r.controller = 1
-	tc := planCase{hosts: twoHosts(t), reps: r, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0})}
+	tc := planCase{hosts: twoHosts(t), reps: r, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls1})}
 	in := tc.input()
 	out := planPass(in)
 	in.mem, in.now = out.mem, t0.Add(repWait)
 	out = planPass(in)
-	if st := out.statuses["lsp1"]; st.Phase != errorPhase || st.Reason == "" || len(out.changes) != 0 {
+	if st := out.statuses["lsp1"]; st.Phase != errorPhase || !strings.Contains(st.Reason, "no claim from host host1") || len(out.changes) != 0 {
 		t.Fatalf("after the grace period: %v %q, changes %v; want ERROR naming the claim, no change", st.Phase, st.Reason, out.changes)
 	}
-	in.mem, in.claims = out.mem, claimOf("host1", "a1", "lsp1", "vf 0")
+	in.mem, in.claims = out.mem, claimOf("host1", "a1", "lsp1", "vf 0", ls1)
 	if out := planPass(in); len(out.changes) != 1 || out.changes[0].kind != changePlug {
 		t.Errorf("a late claim: changes %v, want the plug", out.changes)
 	}

@@ -99,6 +99,9 @@ type binding struct {
 	unclaimed bool
 	options   map[string]string // overrides
 	owner     string            // default host1
+	// ls is the NB logical switch of its datapath, as read on a DPU
+	// serving several hosts.
+	ls string
 }
 
 func (b binding) request() request {
@@ -112,7 +115,9 @@ func (b binding) request() request {
 		uuid := dpu1.uuid
 		pb.Chassis = &uuid
 	}
-	return parseRequest(pb, dpu1)
+	r := parseRequest(pb, dpu1)
+	r.logicalSwitch = b.ls
+	return r
 }
 
 func requests(bs ...binding) map[string]request {

@@ -80,6 +80,7 @@ func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]re
 		return nil, fmt.Errorf("read SB cache: %w", err)
 	}
 	reqs := make(map[string]request, len(pbs))
+	switches := map[string]string{} // datapath UUID -> NB logical switch UUID
 	for _, pb := range pbs {
 		if !id.requestedHere(pb) {
 			continue
@@ -89,7 +90,28 @@ func (a *Agent) requests(ctx context.Context, id chassisIdentity) (map[string]re
 				"vif_plug_type", pb.Options[vifplug.OptPlugType])
 			continue
 		}
-		reqs[pb.LogicalPort] = parseRequest(pb, id)
+		r := parseRequest(pb, id)
+		if a.cfg.Hosts.Enabled() {
+			r.logicalSwitch = a.logicalSwitchOf(ctx, pb.Datapath, switches)
+		}
+		reqs[pb.LogicalPort] = r
 	}
 	return reqs, nil
+}
+
+// dpLogicalSwitch is the Datapath_Binding external_ids key where northd
+// names the NB Logical_Switch (by UUID) a datapath stands for.
+const dpLogicalSwitch = "logical-switch"
+
+// logicalSwitchOf is the NB Logical_Switch UUID of SB datapath dp, from
+// the cache (memo holds those already read this pass); "" when unknown.
+func (a *Agent) logicalSwitchOf(ctx context.Context, dp string, memo map[string]string) string {
+	if ls, ok := memo[dp]; ok {
+		return ls
+	}
+	row := &sbdb.DatapathBinding{UUID: dp}
+	if err := a.sb().Get(ctx, row); err == nil {
+		memo[dp] = row.ExternalIDs[dpLogicalSwitch]
+	}
+	return memo[dp]
 }

@@ -22,6 +22,9 @@ type request struct {
 	// claimed: the binding's chassis column is this chassis, i.e.
 	// ovn-controller has claimed it here.
 	claimed bool
+	// logicalSwitch: the NB Logical_Switch UUID of the binding's
+	// datapath, read only on a DPU serving several hosts (claims.go).
+	logicalSwitch string
 	// invalid says which option is malformed; the port is ERROR.
 	invalid error
 }
@@ -45,6 +48,11 @@ func (r request) function() devlink.Function {
 		return devlink.PF()
 	}
 	return devlink.VF(uint16(r.VFNum))
+}
+
+// interfaceIDs are the external_ids of the request's interface.
+func (r request) interfaceIDs() map[string]string {
+	return vifplug.ClaimedInterfaceIDs(r.lsp, r.attachment, r.logicalSwitch)
 }
 
 // mtuRequest is the request's MTU as OVS's optional mtu_request column.

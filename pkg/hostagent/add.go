@@ -184,7 +184,7 @@ func (a *Agent) prepare(ctx context.Context, ad *addition) error {
 		return plumbingError(ad, err)
 	}
 	ad.att = a.newAttachment(ad, key)
-	ad.att.DPU = ad.chassis
+	ad.att.DPU, ad.att.LogicalSwitchUUID = ad.chassis, ad.ls.UUID
 	if ad.dpuSetsMAC {
 		ad.att.VF.MAC = "" // the DPU owns the VF's MAC: DEL leaves it as it is
 	}

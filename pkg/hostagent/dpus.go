@@ -248,5 +248,5 @@ func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 // claimOf is the claim of att's attachment, as the DPU checks it.
 func claimOf(att *hoststate.Attachment) *ovndpuv1.AttachmentClaim {
 	return &ovndpuv1.AttachmentClaim{AttachmentId: att.AttachmentID, LogicalPort: att.LSPName, PfMac: att.VF.PFMAC,
-		Function: att.Function}
+		Function: att.Function, LogicalSwitch: att.LogicalSwitchUUID}
 }

@@ -87,6 +87,9 @@ type Attachment struct {
 	AttachmentID  string `json:"attachmentID"`
 	LSPName       string `json:"lspName,omitempty"`
 	LogicalSwitch string `json:"logicalSwitch,omitempty"`
+	// LogicalSwitchUUID is the NB UUID of LogicalSwitch when the LSP was
+	// first written, which claims name (empty in older records).
+	LogicalSwitchUUID string `json:"logicalSwitchUUID,omitempty"`
 	DeviceID      string `json:"deviceID,omitempty"`
 	NetnsPath     string `json:"netnsPath,omitempty"`
 	PodNamespace  string `json:"podNamespace,omitempty"`

@@ -54,6 +54,16 @@ func InterfaceIDs(lsp, attachment string) map[string]string {
 	return ids
 }
 
+// ClaimedInterfaceIDs are InterfaceIDs for a port plugged on a DPU serving
+// several hosts, which also record the logical switch its claim named.
+func ClaimedInterfaceIDs(lsp, attachment, logicalSwitch string) map[string]string {
+	ids := InterfaceIDs(lsp, attachment)
+	if logicalSwitch != "" {
+		ids[IfaceSwitch] = logicalSwitch
+	}
+	return ids
+}
+
 // PluggedByAgent reports whether an interface's external_ids mark it as
 // plugged by the DPU agent.
 func PluggedByAgent(ids map[string]string) bool { return ids[IfacePlugged] == PlugTypeRepresentor }

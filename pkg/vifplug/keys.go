@@ -51,6 +51,11 @@ const (
 	// IfaceAttachment carries the LSP's ExtAttachment, so a replug for a
 	// new attachment is told apart from the old one.
 	IfaceAttachment = "ovn-dpu-attachment"
+	// IfaceSwitch carries, on a DPU serving several hosts (--hosts), the
+	// NB Logical_Switch UUID the attachment was claimed in: the proof,
+	// across an agent restart, that the port was plugged for that switch
+	// and no other.
+	IfaceSwitch = "ovn-dpu-logical-switch"
 	// IfaceOVNInstalled is set to "true" by ovn-controller once the port's
 	// flows are installed.
 	IfaceOVNInstalled = "ovn-installed"

@@ -99,6 +99,7 @@ func TestOneDPUTwoHosts(t *testing.T) {
 	t.Cleanup(wB.Close)
 	podB := e.envB.attachPod(t, wB, "b", vfB)
 	e.pingAll(t, podA, podB)
+	net1 := strings.TrimSpace(testbed.Must(e.bed.NBCtl(e.ctx, "get", "Logical_Switch", "net1", "_uuid"))(t))
 
 	t.Run("each host sees its own", func(t *testing.T) {
 		for _, c := range []struct {
@@ -121,7 +122,8 @@ func TestOneDPUTwoHosts(t *testing.T) {
 		// The round trip an ADD adds on a DPU with --hosts, over mTLS from
 		// the host namespace, as the host agent makes it.
 		api := ovndpuv1.NewDPUAgentClient(e.dialAs(t, e.bed.HostNetns, e.bed.DPUAddr.String()+dpuPort, "host-agent"))
-		claim := &ovndpuv1.AttachmentClaim{AttachmentId: "timing", LogicalPort: "timing-lsp", PfMac: vfA[1].PFMAC.String(), Function: "vf 1"}
+		claim := &ovndpuv1.AttachmentClaim{AttachmentId: "timing", LogicalPort: "timing-lsp", PfMac: vfA[1].PFMAC.String(), Function: "vf 1",
+			LogicalSwitch: net1}
 		var took []time.Duration
 		for range 50 {
 			start := time.Now()
@@ -140,7 +142,7 @@ func TestOneDPUTwoHosts(t *testing.T) {
 	t.Run("a host cannot reach for the other's", func(t *testing.T) {
 		api := ovndpuv1.NewDPUAgentClient(e.dialAs(t, e.hostB.Netns, e.hostB.DPUAddr.String()+dpuPort, "host-agent-b"))
 		_, err := api.Claim(e.ctx, &ovndpuv1.ClaimRequest{Claims: []*ovndpuv1.AttachmentClaim{{AttachmentId: "stolen",
-			LogicalPort: "stolen-lsp", PfMac: vfA[1].PFMAC.String(), Function: "vf 1"}}})
+			LogicalPort: "stolen-lsp", PfMac: vfA[1].PFMAC.String(), Function: "vf 1", LogicalSwitch: net1}}})
 		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "is not one of host "+e.hostB.Node+"'s PFs") {
 			t.Errorf("host B claiming host A's PF: %v, want PermissionDenied", err)
 		}
@@ -205,6 +207,32 @@ func TestOneDPUTwoHosts(t *testing.T) {
 		}
 		again := e.attachPod(t, w, "a2", vfA[1])
 		e.del(t, again.ns, again.conf)
+	})
+
+	t.Run("an LSP moved to another switch takes the function nowhere", func(t *testing.T) {
+		// Host A's own LSP, deleted and re-created by someone else with the
+		// same name, options and ids in another switch: the claim names the
+		// switch, so the DPU unplugs rather than carry pod A into net2.
+		get := func(column string) string {
+			return strings.TrimSpace(testbed.Must(e.bed.NBCtl(e.ctx, "get", "Logical_Switch_Port", podA.lsp, column))(t))
+		}
+		options, ids, addresses := get("options"), get("external_ids"), get("addresses")
+		testbed.Must(e.bed.NBCtl(e.ctx, "ls-add", "net2", "--", "lsp-del", podA.lsp, "--", "lsp-add", "net2", podA.lsp,
+			"--", "set", "Logical_Switch_Port", podA.lsp, "options="+options, "external_ids="+ids, "addresses="+addresses))(t)
+		err := testbed.Eventually(e.ctx, 20*time.Second, "the moved LSP ERROR and its representor unplugged", func() error {
+			p := e.dpuPorts(t)[podA.lsp]
+			if p.Phase != "ERROR" || !strings.Contains(p.Reason, "the LSP was changed or re-created by someone else") {
+				return fmt.Errorf("%s: %s %q", podA.lsp, p.Phase, p.Reason)
+			}
+			if iface := e.ifaceRow(t, vfA[0].Representor, "name"); iface != "" {
+				return fmt.Errorf("representor %s still plugged", vfA[0].Representor)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("moved LSP: %s", e.dpuPorts(t)[podA.lsp].Reason)
 	})
 
 	e.del(t, podA.ns, podA.conf)

@@ -647,7 +647,12 @@ type AttachmentClaim struct {
 	PfMac string `protobuf:"bytes,3,opt,name=pf_mac,json=pfMac,proto3" json:"pf_mac,omitempty"`
 	// The function of that PF: "vf N", "sf N" or "pf", as
 	// PortStatus.function.
-	Function      string `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	Function string `protobuf:"bytes,4,opt,name=function,proto3" json:"function,omitempty"`
+	// The UUID of the NB Logical_Switch the LSP is created in. The DPU
+	// compares it with the logical switch of the binding's datapath, so an
+	// LSP re-created elsewhere under the same name cannot take the function
+	// to another network.
+	LogicalSwitch string `protobuf:"bytes,5,opt,name=logical_switch,json=logicalSwitch,proto3" json:"logical_switch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,6 +711,13 @@ func (x *AttachmentClaim) GetPfMac() string {
 func (x *AttachmentClaim) GetFunction() string {
 	if x != nil {
 		return x.Function
+	}
+	return ""
+}
+
+func (x *AttachmentClaim) GetLogicalSwitch() string {
+	if x != nil {
+		return x.LogicalSwitch
 	}
 	return ""
 }
@@ -937,12 +949,13 @@ const file_dpuagent_proto_rawDesc = "" +
 	"\apf_macs\x18\x06 \x03(\tR\x06pfMacs\x12\x18\n" +
 	"\aplugger\x18\a \x01(\tR\aplugger\x12*\n" +
 	"\x11sets_function_mac\x18\b \x01(\bR\x0fsetsFunctionMac\x12'\n" +
-	"\x0frequires_claims\x18\t \x01(\bR\x0erequiresClaims\"\x8c\x01\n" +
+	"\x0frequires_claims\x18\t \x01(\bR\x0erequiresClaims\"\xb3\x01\n" +
 	"\x0fAttachmentClaim\x12#\n" +
 	"\rattachment_id\x18\x01 \x01(\tR\fattachmentId\x12!\n" +
 	"\flogical_port\x18\x02 \x01(\tR\vlogicalPort\x12\x15\n" +
 	"\x06pf_mac\x18\x03 \x01(\tR\x05pfMac\x12\x1a\n" +
-	"\bfunction\x18\x04 \x01(\tR\bfunction\"c\n" +
+	"\bfunction\x18\x04 \x01(\tR\bfunction\x12%\n" +
+	"\x0elogical_switch\x18\x05 \x01(\tR\rlogicalSwitch\"c\n" +
 	"\fClaimRequest\x122\n" +
 	"\x06claims\x18\x01 \x03(\v2\x1a.ovndpu.v1.AttachmentClaimR\x06claims\x12\x1f\n" +
 	"\vreplace_all\x18\x02 \x01(\bR\n" +
