@@ -12,6 +12,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/dpuclient"
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
@@ -72,11 +74,28 @@ func (s dpus) forPF(ctx context.Context, pfMAC net.HardwareAddr, wait time.Durat
 		case <-time.After(min(infoPoll, time.Until(deadline))):
 		}
 	}
-	if len(failed) > 0 {
+	// A DPU that refuses this host (not in its --hosts, say) will not
+	// change its mind on a retry: it counts as one that answered.
+	refused := slices.DeleteFunc(slices.Clone(failed), func(err error) bool { return !permanent(err) })
+	if len(refused) < len(failed) {
 		return nil, types.NewError(types.ErrTryAgainLater, fmt.Sprintf("no DPU that answered lists PF %s, and %s",
 			mac, errors.Join(failed...)), s.describe())
 	}
-	return nil, types.NewError(codeVFLookup, fmt.Sprintf("no DPU has PF %s (the VF's PF): %s", mac, s.describe()), "")
+	msg := fmt.Sprintf("no DPU has PF %s (the VF's PF): %s", mac, s.describe())
+	if len(refused) > 0 {
+		msg += "; refused: " + errors.Join(refused...).Error()
+	}
+	return nil, types.NewError(codeVFLookup, msg, "")
+}
+
+// permanent reports whether a DPU's refusal is this host's configuration
+// rather than a moment's trouble.
+func permanent(err error) bool {
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return true
+	}
+	return false
 }
 
 // listing is the one DPU whose last Info lists mac; nil when none does.

@@ -66,6 +66,10 @@ func TestAddRoutingFailures(t *testing.T) {
 			[]string{"no DPU has PF " + vfPF, "DPU dpuA (at dpu-agent-of-dpuA) has PFs [" + otherPF + "]", "DPU dpuB (at dpu-agent-of-dpuB) has PFs none"}},
 		{"two DPUs list the PF", twoDPUs([]string{vfPF}, []string{vfPF}), codeVFLookup,
 			[]string{"PF " + vfPF + " is listed by 2 DPUs", "dpuA", "dpuB"}},
+		{"the only other DPU refuses this host", func(h *harness) {
+			twoDPUs([]string{otherPF}, []string{vfPF})(h)
+			h.more[0].down, h.more[0].refusal = true, status.Error(codes.PermissionDenied, `host "node1" is not one this DPU serves`)
+		}, codeVFLookup, []string{"no DPU has PF " + vfPF, `refused: `, `host "node1" is not one this DPU serves`}},
 		{"the DPU that may list it cannot be asked", func(h *harness) {
 			twoDPUs([]string{otherPF}, []string{vfPF})(h)
 			h.more[0].down = true

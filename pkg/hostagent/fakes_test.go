@@ -410,6 +410,8 @@ type fakeDPU struct {
 	// table trails the host.
 	latePF      string
 	latePFAfter int
+	// refusal, when set, is what a down DPU answers Info with.
+	refusal error
 	// requiresClaims: the DPU serves several hosts; claimErr is its
 	// answer to Claim. claims and released record the calls.
 	requiresClaims bool
@@ -426,6 +428,9 @@ func (d *fakeDPU) Info() (*ovndpuv1.InfoResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.down {
+		if d.refusal != nil {
+			return nil, fmt.Errorf("DPU agent at dpu-agent-of-%s Info: %w", d.chassisName(), d.refusal)
+		}
 		return nil, errors.New("DPU agent at " + "dpu-agent-of-" + d.chassisName() + " not reachable yet")
 	}
 	pfs := d.pfMACs
