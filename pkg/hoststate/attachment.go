@@ -90,11 +90,11 @@ type Attachment struct {
 	// LogicalSwitchUUID is the NB UUID of LogicalSwitch when the LSP was
 	// first written, which claims name (empty in older records).
 	LogicalSwitchUUID string `json:"logicalSwitchUUID,omitempty"`
-	DeviceID      string `json:"deviceID,omitempty"`
-	NetnsPath     string `json:"netnsPath,omitempty"`
-	PodNamespace  string `json:"podNamespace,omitempty"`
-	PodName       string `json:"podName,omitempty"`
-	VF            VF     `json:"vf"`
+	DeviceID          string `json:"deviceID,omitempty"`
+	NetnsPath         string `json:"netnsPath,omitempty"`
+	PodNamespace      string `json:"podNamespace,omitempty"`
+	PodName           string `json:"podName,omitempty"`
+	VF                VF     `json:"vf"`
 	// Function is the function of the PF the LSP asks for: "vf N", "sf N"
 	// or "pf" (vifplug.Request.Label); empty in records of older agents,
 	// which attached VFs only.
