@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -79,6 +80,7 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 		return nil, types.NewError(types.ErrTryAgainLater, "ovn-dpu host agent is not connected to OVN yet", err.Error())
 	}
 	ad := &addition{req: req, conf: conf, pod: pod, log: log, clock: clock}
+	defer func() { a.countDPUAdd(ad, err) }()
 	if err := a.prepare(ctx, ad); err != nil {
 		return nil, err
 	}
@@ -96,6 +98,18 @@ func (a *Agent) add(ctx context.Context, req *ovndpuv1.CNIRequest, log *slog.Log
 		clock.report(ad.log, a.metrics, ad.ready)
 	}
 	return result, err
+}
+
+// countDPUAdd counts an ADD that chose a DPU under that DPU's chassis.
+func (a *Agent) countDPUAdd(ad *addition, err error) {
+	if ad.chassis == "" {
+		return
+	}
+	code := "0"
+	if err != nil {
+		code = strconv.Itoa(int(asCNIError(err).Code))
+	}
+	a.metrics.dpuAdds.WithLabelValues(ad.chassis, code).Inc()
 }
 
 // parseAdd reads what an ADD is asked to do, refusing what can never

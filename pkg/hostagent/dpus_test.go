@@ -195,6 +195,46 @@ func TestDPUConnectedMetric(t *testing.T) {
 	}
 }
 
+// TestDPUAddsMetric: each ADD that chose a DPU counts under its chassis
+// and result; one that found none counts nowhere.
+func TestDPUAddsMetric(t *testing.T) {
+	h := newHarness(t, twoDPUs([]string{otherPF}, []string{vfPF}))
+	reg := prometheus.NewPedanticRegistry()
+	if err := h.agent.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	h.mustAdd("c1")
+	h.call(request("DEL", "c1", netConf("")))
+	h.more[0].rejectReason = "no representor"
+	if _, e := h.add("c2", netConf("")); e == nil || e.Code != codeRejected {
+		t.Fatalf("ADD on a rejecting DPU: %v", e)
+	}
+	h.more[0].pfMACs = []string{}
+	if _, e := h.add("c3", netConf("")); e == nil || e.Code != codeVFLookup {
+		t.Fatalf("ADD with no DPU for the PF: %v", e)
+	}
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "ovndpu_host_dpu_adds_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["chassis"]+"/"+labels["code"]] = m.GetCounter().GetValue()
+		}
+	}
+	if want := map[string]float64{"dpuB/0": 1, "dpuB/100": 1}; !maps.Equal(got, want) {
+		t.Errorf("ovndpu_host_dpu_adds_total %v, want %v", got, want)
+	}
+}
+
 // TestAddWaitsForALatePF: a PF that a DPU lists only a moment after the
 // ADD began (its devlink table trails the host) is found.
 func TestAddWaitsForALatePF(t *testing.T) {
