@@ -70,6 +70,15 @@ type LookupError struct {
 }
 
 func (e *LookupError) Error() string {
+	return fmt.Sprintf("%s (%s)", e.Brief(), e.detail)
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// Brief is Error without what the table knows besides (the known PFs, the
+// PF's VFs): for a reader who may not see the rest of the DPU — a host of
+// a DPU that serves several.
+func (e *LookupError) Brief() string {
 	what := "no representor"
 	if errors.Is(e.Err, ErrAmbiguous) {
 		what = "no unique representor"
@@ -78,11 +87,8 @@ func (e *LookupError) Error() string {
 	if e.Fn.Flavour == "" {
 		fn = fmt.Sprintf("vf-num %d", e.VFNum)
 	}
-	return fmt.Sprintf("%s for pf-mac %s %s on this DPU: %v (%s)",
-		what, macString(e.PFMAC), fn, e.Err, e.detail)
+	return fmt.Sprintf("%s for pf-mac %s %s on this DPU: %v", what, macString(e.PFMAC), fn, e.Err)
 }
-
-func (e *LookupError) Unwrap() error { return e.Err }
 
 // macString keeps messages readable for an empty MAC, which String renders
 // as nothing at all.

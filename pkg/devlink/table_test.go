@@ -525,3 +525,24 @@ func TestPFControllers(t *testing.T) {
 		t.Errorf("KnownPFsOf(3) = %v, want none", got)
 	}
 }
+
+// TestLookupErrorBrief: Brief names the request and what is missing, and
+// nothing of what else the table holds.
+func TestLookupErrorBrief(t *testing.T) {
+	tbl := NewTable(WithLogger(testLogger(t)), WithSysfsRoot(t.TempDir()))
+	tbl.Replace(loadFixture(t, "bluefield.json"))
+	for _, tc := range []struct {
+		mac  string
+		vf   int
+		want string
+	}{
+		{"0c:42:a1:00:00:09", 0, "no representor for pf-mac 0c:42:a1:00:00:09 vf-num 0 on this DPU: unknown PF"},
+		{pf0MAC, 9, "no representor for pf-mac " + pf0MAC + " vf-num 9 on this DPU: unknown VF"},
+	} {
+		_, err := tbl.Lookup(mustMAC(t, tc.mac), tc.vf)
+		var le *LookupError
+		if !errors.As(err, &le) || le.Brief() != tc.want || strings.Contains(le.Brief(), pf1MAC) {
+			t.Errorf("Brief of %v = %q, want %q", err, le.Brief(), tc.want)
+		}
+	}
+}

@@ -97,6 +97,37 @@ func (b *claimBook) release(host string, ids []string) {
 	}
 }
 
+// forget drops every claim of these attachments, whoever holds them.
+func (b *claimBook) forget(attachments []string) {
+	if len(attachments) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	gone := map[string]bool{}
+	for _, id := range attachments {
+		gone[id] = true
+	}
+	maps.DeleteFunc(b.claims, func(k claimKey, _ claim) bool { return gone[k.attachment] })
+}
+
+// forgetUnplugged drops the claims of the attachments whose plug a pass
+// removed. A claim is good for one attachment's life: one left behind (its
+// Release lost) must not let an LSP someone else writes later under the
+// same name and attachment id get the function plugged again.
+func (a *Agent) forgetUnplugged(changes []change, st ovsState, out outcome) {
+	var ids []string
+	for _, c := range changes {
+		if c.kind != changeUnplug || !out.unplugged[c.lsp] {
+			continue
+		}
+		if iface := st.ifaces[c.iface]; iface != nil && iface.ExternalIDs[vifplug.IfaceAttachment] != "" {
+			ids = append(ids, iface.ExternalIDs[vifplug.IfaceAttachment])
+		}
+	}
+	a.claims.forget(ids)
+}
+
 // held counts the claims of every host, for the metrics.
 func (b *claimBook) held() map[string]int {
 	b.mu.Lock()
@@ -269,7 +300,10 @@ func (p *planner) checkClaim(r request, controller uint32, iface *vswitchd.Inter
 	if pluggedFor(iface, r) {
 		return claimHolds, "" // plugged after a claim, before this agent restarted
 	}
-	if iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment && r.attachment != "" {
+	// A plug from before --hosts records no switch: it proves nothing
+	// either way, and waits for its host's claim (keepable).
+	if iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment && r.attachment != "" &&
+		iface.ExternalIDs[vifplug.IfaceSwitch] != "" {
 		return claimContradicted, fmt.Sprintf("representor %s was plugged for attachment %q of logical port %s in logical switch %s, "+
 			"but the binding now asks for %s: the LSP was changed or re-created by someone else",
 			iface.Name, r.attachment, iface.ExternalIDs[vifplug.IfaceID], iface.ExternalIDs[vifplug.IfaceSwitch], want)
@@ -277,6 +311,26 @@ func (p *planner) checkClaim(r request, controller uint32, iface *vswitchd.Inter
 	return claimAwaited, fmt.Sprintf("no claim from host %s for attachment %q of logical port %s (%s=%s %s): a host agent claims each attachment "+
 		"before it writes it to NB, so a port written to NB by anyone else is not plugged on a DPU serving several hosts",
 		host, r.attachment, r.lsp, vifplug.OptPFMAC, r.PFMAC, r.Label())
+}
+
+// keepable reports whether iface, an interface of ours for r's LSP, may
+// stay plugged while r cannot be plugged as it stands, on a DPU serving
+// several hosts: only if it is this agent's plug of r's very attachment
+// in r's very logical switch. A plug that records no switch (made before
+// --hosts was set) is kept only while r awaits its claim, so that turning
+// --hosts on does not unplug ports whose hosts are about to re-claim.
+func (p *planner) keepable(r request, iface *vswitchd.Interface) bool {
+	if r.attachment == "" || iface.ExternalIDs[vifplug.IfaceAttachment] != r.attachment {
+		return false
+	}
+	switch recorded := iface.ExternalIDs[vifplug.IfaceSwitch]; {
+	case recorded != "":
+		return recorded == r.logicalSwitch
+	case r.logicalSwitch == "":
+		return false
+	}
+	s, ok := p.out.mem.missingSince[r.lsp]
+	return ok && s.attachment == r.attachment && p.in.now.Before(s.at.Add(p.in.cfg.representorWait))
 }
 
 // String describes a claim for messages.

@@ -182,3 +182,24 @@ func TestHostsNeedIdentityAndAgentPlugger(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetUnplugged: once a pass unplugs an attachment's interface, its
+// claims are gone, whoever held them; other claims stay.
+func TestForgetUnplugged(t *testing.T) {
+	a := multiHostAgent(t)
+	for host, c := range map[string]*ovndpuv1.AttachmentClaim{"host-a": vf0Of("a1", "lsp1", hostAPF), "host-b": vf0Of("a1", "lsp9", hostBPF)} {
+		if _, err := a.Claim(asHost(host), claimReq(false, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Claim(asHost("host-a"), claimReq(false, vf0Of("a2", "lsp2", hostAPF))); err != nil {
+		t.Fatal(err)
+	}
+	st := world(nil, ourRow("rep0", "lsp1", "a1"), ourRow("rep2", "lsp2", "a2"))
+	changes := []change{unplugOf("lsp1", "rep0"), unplugOf("lsp2", "rep2")}
+	a.forgetUnplugged(changes, st, outcome{unplugged: map[string]bool{"lsp1": true}}) // lsp2's unplug failed
+	got := a.claims.snapshot()
+	if _, ok := got[claimKey{"host-a", "a2"}]; len(got) != 1 || !ok {
+		t.Errorf("claims after a1's unplug: %v, want a2's alone", got)
+	}
+}

@@ -33,6 +33,11 @@ func ParseHosts(s string) (Hosts, error) {
 		if err != nil {
 			return Hosts{}, fmt.Errorf("--hosts %q: controller %q is not a devlink controller number", pair, num)
 		}
+		if controller == 0 {
+			// devlink's controller 0 is the DPU's own (local) functions;
+			// hosts are external controllers, 1 and up.
+			return Hosts{}, fmt.Errorf("--hosts %q: controller 0 is the DPU's own functions, not a host's (hosts are 1 and up)", pair)
+		}
 		if _, dup := h.byName[name]; dup {
 			return Hosts{}, fmt.Errorf("--hosts: host %q is named twice", name)
 		}

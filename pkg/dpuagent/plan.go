@@ -223,15 +223,16 @@ func (c change) what() string {
 // what OVS holds and the devlink table knows. It is deterministic in its
 // input and does not modify it.
 func planPass(in planInput) plan {
-	p := &planner{in: in, wanted: map[string]string{}, plugged: map[string]*vswitchd.Interface{}, reopened: map[string]bool{}, out: plan{
-		statuses: make(map[string]*ovndpuv1.PortStatus, len(in.requests)),
-		mem: memory{
-			missingSince:  map[string]seen{},
-			milestones:    make(map[string]milestones, len(in.requests)),
-			unwantedSince: map[string]time.Time{},
-			reconnectedAt: in.mem.reconnectedAt,
-		},
-	}}
+	p := &planner{in: in, wanted: map[string]string{}, plugged: map[string]*vswitchd.Interface{}, reopened: map[string]bool{},
+		evicted: map[string]bool{}, out: plan{
+			statuses: make(map[string]*ovndpuv1.PortStatus, len(in.requests)),
+			mem: memory{
+				missingSince:  map[string]seen{},
+				milestones:    make(map[string]milestones, len(in.requests)),
+				unwantedSince: map[string]time.Time{},
+				reconnectedAt: in.mem.reconnectedAt,
+			},
+		}}
 	p.reps = make(map[string]devlink.Representor, len(in.requests))
 	// A request that went away forgets its grace period.
 	for lsp, s := range in.mem.missingSince {
@@ -263,6 +264,8 @@ type planner struct {
 	reopened map[string]bool
 	// reps: the representor each request resolved to, by logical port.
 	reps map[string]devlink.Representor
+	// evicted: interfaces of ours unplugged at once (keepExisting).
+	evicted map[string]bool
 }
 
 // wake asks for a pass no later than t.
@@ -345,16 +348,14 @@ func (p *planner) decide(rr resolved) {
 	}
 	if err != nil { // ambiguous: two netdevs claim this VF
 		p.keepExisting(r)
-		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, err.Error())
+		setPhase(st, ovndpuv1.Phase_PHASE_ERROR, p.lookupReason(err))
 		return
 	}
 	iface := p.in.ovs.ifaces[rep.Netdev]
 	if p.in.hosts.Enabled() {
 		if v, why := p.checkClaim(r, rep.Controller, iface); v != claimHolds {
-			if v != claimContradicted {
-				p.keepExisting(r)
-			}
 			p.refuse(st, r, why, v == claimAwaited)
+			p.keepExisting(r) // after refuse: keepable reads its grace period
 			return
 		}
 	}
@@ -389,9 +390,19 @@ func (p *planner) observe(st *ovndpuv1.PortStatus, iface *vswitchd.Interface, r 
 // port is removed for re-opening (planReopen) — the VF's representor
 // typically leaves devlink and comes back with it when the host
 // re-creates its VFs.
+//
+// On a DPU serving several hosts only an interface proven to be this very
+// request's is kept (keepable); any other one of the LSP is evicted:
+// unplugged in this pass, since ovn-controller binds an interface by LSP
+// name alone, and keeping it would carry the function to wherever someone
+// else has put the LSP.
 func (p *planner) keepExisting(r request) {
 	for _, iface := range p.in.ovs.oursInBridge() {
 		if iface.ExternalIDs[vifplug.IfaceID] == r.lsp {
+			if p.in.hosts.Enabled() && !p.keepable(r, iface) {
+				p.evicted[iface.Name] = true
+				continue
+			}
 			p.wanted[iface.Name] = r.lsp
 			if why, stale := netdevGone(iface); stale {
 				p.planReopen(r, iface, why)
@@ -404,7 +415,18 @@ func (p *planner) keepExisting(r request) {
 // devlink table PENDING for the grace period (the VF may be being created)
 // and ERROR after it. Either way a later table change re-plans it.
 func (p *planner) representorMissing(st *ovndpuv1.PortStatus, r request, err error) {
-	p.missing(st, r, err.Error())
+	p.missing(st, r, p.lookupReason(err))
+}
+
+// lookupReason is a lookup error as a port's reason. On a DPU serving
+// several hosts it leaves out what the table knows besides — other hosts'
+// PFs among it — since the reason goes to whoever wrote the LSP's owner.
+func (p *planner) lookupReason(err error) string {
+	var le *devlink.LookupError
+	if p.in.hosts.Enabled() && errors.As(err, &le) {
+		return le.Brief()
+	}
+	return err.Error()
 }
 
 // refuse sets the status of a request that may not be plugged (why):
@@ -704,7 +726,7 @@ func (p *planner) planUnplugs() {
 			since = in.now
 		}
 		p.out.mem.unwantedSince[iface.Name] = since
-		if due := since.Add(in.cfg.unplugDelay); in.now.Before(due) && !p.gone(lsp) {
+		if due := since.Add(in.cfg.unplugDelay); in.now.Before(due) && !p.gone(lsp) && !p.evicted[iface.Name] {
 			p.wake(due)
 			continue
 		}

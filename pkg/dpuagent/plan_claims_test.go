@@ -3,6 +3,7 @@ package dpuagent
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/ovsdb/ops"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
@@ -75,18 +76,18 @@ func TestPlanClaims(t *testing.T) {
 		claims:   claimOf("host1", "a1", "lsp-other", "vf 0", ls1),
 		statuses: map[string]phase{"lsp1": {errorPhase, "claimed attachment \"a1\" for logical port lsp-other"}},
 	}, {
-		name:  "re-created in another switch: ERROR, and the plug of the old one is unplugged",
+		name:  "re-created in another switch: ERROR, and the plug of the old one is unplugged at once",
 		hosts: hosts, reps: host1Reps, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls2}),
 		claims:   claimOf("host1", "a1", "lsp1", "vf 0", ls1),
 		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
+		changes:  []change{unplugOf("lsp1", "rep0")},
 		statuses: map[string]phase{"lsp1": {errorPhase, contradicted + ls1}},
-		wakeAt:   t0.Add(unplugDelay),
 	}, {
-		name:  "re-created in another switch while no claim is held (agent restarted): ERROR, not kept",
+		name:  "re-created in another switch while no claim is held (agent restarted): ERROR, unplugged at once",
 		hosts: hosts, reps: host1Reps, reqs: requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, ls: ls2}),
 		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
+		changes:  []change{unplugOf("lsp1", "rep0")},
 		statuses: map[string]phase{"lsp1": {errorPhase, "was plugged for attachment \"a1\" of logical port lsp1 in logical switch " + ls1}},
-		wakeAt:   t0.Add(unplugDelay),
 	}, {
 		name: "owner is another host than the function's: ERROR at once", hosts: hosts, reps: host1Reps,
 		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", vf: 0, owner: "host2", ls: ls1}),
@@ -107,9 +108,10 @@ func TestPlanClaims(t *testing.T) {
 		ovs:      world(nil, claimedRow("rep0", "lsp1", "a1", ls1)),
 		statuses: map[string]phase{"lsp1": {ready, ""}},
 	}, {
-		name:  "plugged for an earlier attachment, the new one unclaimed: the old plug stays, nothing re-plugged",
+		name:  "plugged for an earlier attachment, the new one unclaimed: the old plug is unplugged, nothing re-plugged",
 		hosts: hosts, reps: host1Reps, reqs: req,
 		ovs:      world(nil, claimedRow("rep0", "lsp1", "a0", ls1)),
+		changes:  []change{unplugOf("lsp1", "rep0")},
 		statuses: map[string]phase{"lsp1": {pending, noClaim}},
 		wakeAt:   t0.Add(repWait),
 	}, {
@@ -117,6 +119,73 @@ func TestPlanClaims(t *testing.T) {
 		changes:  []change{plugOf("lsp1", "rep0", "a1", nil)},
 		statuses: map[string]phase{"lsp1": {pending, "plugging representor rep0"}},
 	}})
+}
+
+// TestPlanMovedLSPNeverKeepsItsPlug: however else the LSP of a plugged
+// port is changed along with its move to another switch — owner, attachment,
+// options, PF — its plug is unplugged at once rather than kept for it; in
+// its own switch, what keeps a plug for a transient problem still does.
+func TestPlanMovedLSPNeverKeepsItsPlug(t *testing.T) {
+	hosts := twoHosts(t)
+	host1Reps := reps(0)
+	host1Reps.controller = 1
+	claims := claimOf("host1", "a1", "lsp1", "vf 0", ls1)
+	plugged := world(nil, claimedRow("rep0", "lsp1", "a1", ls1))
+	moved := func(b binding) map[string]request {
+		b.lsp, b.ls = "lsp1", ls2
+		return requests(b)
+	}
+	unplugged := []change{unplugOf("lsp1", "rep0")}
+	runPlanCases(t, []planCase{{
+		name: "moved, owner made another host", hosts: hosts, reps: host1Reps, claims: claims, ovs: plugged,
+		reqs: moved(binding{attachment: "a1", owner: "host2"}), changes: unplugged,
+		statuses: map[string]phase{"lsp1": {errorPhase, "but the port's ovn-dpu:owner"}},
+	}, {
+		name: "moved, attachment changed", hosts: hosts, reps: host1Reps, claims: claims, ovs: plugged,
+		reqs: moved(binding{attachment: "forged"}), changes: unplugged,
+		statuses: map[string]phase{"lsp1": {pending, "no claim from host host1"}}, wakeAt: t0.Add(repWait),
+	}, {
+		name: "moved, an option made invalid", hosts: hosts, reps: host1Reps, claims: claims, ovs: plugged,
+		reqs: moved(binding{attachment: "a1", options: map[string]string{vifplug.OptVFNum: "x"}}), changes: unplugged,
+		statuses: map[string]phase{"lsp1": {errorPhase, vifplug.OptVFNum}},
+	}, {
+		name: "moved, pointed at a PF the DPU does not know", hosts: hosts, reps: host1Reps, claims: claims, ovs: plugged,
+		reqs: moved(binding{attachment: "a1", options: map[string]string{vifplug.OptPFMAC: "0e:00:00:00:00:99"}}), changes: unplugged,
+		statuses: map[string]phase{"lsp1": {pending, "waiting for the representor"}}, wakeAt: t0.Add(repWait),
+	}, {
+		name: "in its own switch, owner made another host: the plug stays", hosts: hosts, reps: host1Reps, claims: claims, ovs: plugged,
+		reqs:     requests(binding{lsp: "lsp1", attachment: "a1", owner: "host2", ls: ls1}),
+		statuses: map[string]phase{"lsp1": {errorPhase, "but the port's ovn-dpu:owner"}},
+	}, {
+		name: "in its own switch, the representor briefly gone from devlink: the plug stays", hosts: hosts, reps: reps(), claims: claims,
+		ovs: plugged, reqs: requests(binding{lsp: "lsp1", attachment: "a1", ls: ls1}),
+		statuses: map[string]phase{"lsp1": {pending, "waiting for the representor"}}, wakeAt: t0.Add(repWait),
+	}})
+}
+
+// TestPlanPlugFromBeforeHosts: a port plugged before --hosts was set
+// records no switch; it is kept while its host's claim is awaited, and
+// unplugged once the wait is over without one; a claim records the switch.
+func TestPlanPlugFromBeforeHosts(t *testing.T) {
+	r := reps(0)
+	r.controller = 1
+	tc := planCase{hosts: twoHosts(t), reps: r, reqs: requests(binding{lsp: "lsp1", attachment: "a1", ls: ls1}),
+		ovs: world(nil, ourRow("rep0", "lsp1", "a1", installed...))}
+	in := tc.input()
+	out := planPass(in)
+	if len(out.changes) != 0 || out.statuses["lsp1"].Phase != pending {
+		t.Fatalf("while the claim is awaited: %v %v, want the plug kept, PENDING", out.changes, out.statuses["lsp1"].Phase)
+	}
+	first := out.mem
+	in.mem, in.now = first, t0.Add(repWait)
+	if out := planPass(in); len(out.changes) != 1 || out.changes[0].kind != changeUnplug {
+		t.Fatalf("after the wait, no claim: changes %v, want the unplug", out.changes)
+	}
+	in.mem, in.now, in.claims = first, t0.Add(time.Second), claimOf("host1", "a1", "lsp1", "vf 0", ls1)
+	out = planPass(in)
+	if len(out.changes) != 1 || out.changes[0].kind != changeUpdate || out.changes[0].setIDs[vifplug.IfaceSwitch] != ls1 {
+		t.Errorf("its claim arrives: changes %v, want the switch recorded on the interface", out.changes)
+	}
 }
 
 // TestPlanUnclaimedTurnsError: an unclaimed request is ERROR once the
@@ -148,6 +217,7 @@ func TestParseHosts(t *testing.T) {
 		{in: "=1", err: "want NAME=CONTROLLER"},
 		{in: "host-a=x", err: `controller "x" is not a devlink controller number`},
 		{in: "host-a=-1", err: "not a devlink controller number"},
+		{in: "host-a=0", err: "controller 0 is the DPU's own functions"},
 		{in: "host-a=1,host-a=2", err: `host "host-a" is named twice`},
 		{in: "host-a=1,host-b=1", err: `controller 1 is mapped to both "host-a" and "host-b"`},
 	} {

@@ -52,6 +52,9 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 	a.metrics.foreign.Set(float64(p.foreign))
 	out := a.apply(ctx, p.changes)
 	a.mem.plugCommitted = out.plugged // news for the next pass
+	if a.cfg.Hosts.Enabled() {
+		a.forgetUnplugged(p.changes, p.st, out)
+	}
 	a.publish(p, out)
 	return true
 }

@@ -616,6 +616,11 @@ func (a *Agent) writeLSP(ctx context.Context, ad *addition) error {
 	err := a.nb.CreateLSP(ctx, ad.ls.UUID, lsp)
 	ad.lspWritten = err == nil
 	ad.lspNotWritten = err != nil && (errors.Is(err, errLSPTaken) || !ops.OutcomeUnknown(err))
+	if ad.lspNotWritten {
+		// No LSP will ever use the claim: its undo deletes no LSP, so
+		// nothing else would release it.
+		a.releaseClaim(ctx, ad.att)
+	}
 	switch {
 	case errors.Is(err, errLSPTaken):
 		return invalidConfig(fmt.Sprintf("logical switch port %q already exists in OVN NB and is not this attachment's (%v); "+

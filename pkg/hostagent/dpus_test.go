@@ -247,3 +247,16 @@ func TestAddWaitsForALatePF(t *testing.T) {
 		t.Errorf("requested-chassis %q (%v), want dpuB", req.Chassis, err)
 	}
 }
+
+// TestClaimReleasedWhenNoLSPFollows: a claim whose LSP write was refused
+// is released at once: no DEL will delete an LSP, so nothing else would.
+func TestClaimReleasedWhenNoLSPFollows(t *testing.T) {
+	h := newHarness(t, func(h *harness) { h.dpu.requiresClaims = true })
+	h.nb.createErr = errInjected
+	if _, e := h.add("c1", netConf("")); e == nil {
+		t.Fatal("ADD succeeded with the LSP write failing")
+	}
+	if len(h.dpu.claims) != 1 || !slices.Equal(h.dpu.released, []string{h.dpu.claims[0].AttachmentId}) {
+		t.Errorf("claims %v, released %v: want the one claim released", h.dpu.claims, h.dpu.released)
+	}
+}
