@@ -143,14 +143,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 				ProbeInterval: cfg.NBProbeInterval}, cfg.Node, o.log)
 		}
 	}
-	a := &Agent{}
-	if len(o.dpus) == 0 {
-		if len(o.dpuConns) == 0 {
-			return nil, errors.New("no DPU agent connection: set --dpu")
-		}
-		for _, conn := range o.dpuConns {
-			o.dpus = append(o.dpus, dpuclient.New(conn, cfg.Node, o.log, dpuclient.WithClaimSource(a.claimsFor)))
-		}
+	if len(o.dpus) == 0 && len(o.dpuConns) == 0 {
+		return nil, errors.New("no DPU agent connection: set --dpu")
 	}
 	if o.vfs == nil {
 		o.vfs = sysfs.New(cfg.SysfsRoot)
@@ -165,7 +159,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--state-dir %s: %w", cfg.StateDir, err)
 	}
-	*a = Agent{
+	a := &Agent{
 		cfg: cfg, opts: o, log: o.log, connectNB: o.connectNB,
 		dpus: o.dpus, vfs: o.vfs, plumber: o.plumber, ipam: o.ipam,
 		state:    state,
@@ -173,6 +167,13 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		claiming: map[string]hoststate.Key{},
 		ready:    make(chan struct{}),
 		metrics:  newMetrics(),
+	}
+	if len(a.dpus) == 0 {
+		// The production streams re-claim the agent's attachments on every
+		// reconnect, so they are made once the agent exists.
+		for _, conn := range o.dpuConns {
+			a.dpus = append(a.dpus, dpuclient.New(conn, cfg.Node, o.log, dpuclient.WithClaimSource(a.claimsFor)))
+		}
 	}
 	return a, nil
 }
