@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -77,7 +78,7 @@ func (a *Agent) Register(reg prometheus.Registerer) error {
 	collectors := []prometheus.Collector{
 		a.metrics.plugLatency, a.metrics.stage, a.metrics.txnErrors, a.metrics.competing, a.metrics.foreign,
 		a.metrics.readiness, a.metrics.claimsRefused,
-		collectorFunc{desc: claims, collect: func(ch chan<- prometheus.Metric) {
+		metricsserver.CollectorFunc{Desc: claims, Samples: func(ch chan<- prometheus.Metric) {
 			for host, n := range a.claims.held() {
 				ch <- prometheus.MustNewConstMetric(claims, prometheus.GaugeValue, float64(n), host)
 			}
@@ -86,7 +87,7 @@ func (a *Agent) Register(reg prometheus.Registerer) error {
 			Namespace: "ovndpu", Subsystem: "dpu", Name: "representors",
 			Help: "Devlink ports in the representor table.",
 		}, func() float64 { return float64(a.table.Len()) }),
-		collectorFunc{desc: phases, collect: func(ch chan<- prometheus.Metric) {
+		metricsserver.CollectorFunc{Desc: phases, Samples: func(ch chan<- prometheus.Metric) {
 			for phase, n := range a.store.CountByPhase() {
 				if phase == ovndpuv1.Phase_PHASE_UNSPECIFIED {
 					continue
@@ -115,11 +116,3 @@ func (a *Agent) Ready() error {
 	}
 	return nil
 }
-
-type collectorFunc struct {
-	desc    *prometheus.Desc
-	collect func(chan<- prometheus.Metric)
-}
-
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

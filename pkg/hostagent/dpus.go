@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovn-dpu/ovn-dpu/pkg/dpuclient"
 	"github.com/ovn-dpu/ovn-dpu/pkg/hoststate"
+	"github.com/ovn-dpu/ovn-dpu/pkg/metricsserver"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 )
 
@@ -121,13 +122,31 @@ func (s dpus) listing(mac string) (DPU, error) {
 func (s dpus) refresh(ctx context.Context) []error {
 	ctx, cancel := context.WithTimeout(ctx, infoWait)
 	defer cancel()
+	return s.ask(func(d DPU) error {
+		_, err := d.RefreshInfo(ctx)
+		return err
+	})
+}
+
+// ask calls fn for every DPU at once, and returns the errors of those it
+// failed for.
+func (s dpus) ask(fn func(DPU) error) []error {
 	errs := make([]error, len(s))
 	var wg sync.WaitGroup
 	for i, d := range s {
-		wg.Go(func() { _, errs[i] = d.RefreshInfo(ctx) })
+		wg.Go(func() { errs[i] = fn(d) })
 	}
 	wg.Wait()
 	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+}
+
+// unlessOneWorks is nil when fewer errors than DPUs came back: some DPU
+// can take ADDs.
+func (s dpus) unlessOneWorks(errs []error) error {
+	if len(errs) == len(s) {
+		return errors.Join(errs...)
+	}
+	return nil
 }
 
 // chassis names each DPU's chassis, "" for one that has not answered.
@@ -214,26 +233,13 @@ func (s dpus) connected() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == len(s) {
-		return errors.Join(errs...)
-	}
-	return nil
+	return s.unlessOneWorks(errs)
 }
 
 // registered is connected for STATUS's question whether a DPU's chassis
 // is in SB, asked of every DPU now.
 func (s dpus) registered(ctx context.Context) error {
-	errs := make([]error, len(s))
-	var wg sync.WaitGroup
-	for i, d := range s {
-		wg.Go(func() { errs[i] = d.Registered(ctx) })
-	}
-	wg.Wait()
-	errs = slices.DeleteFunc(errs, func(err error) bool { return err == nil })
-	if len(errs) == len(s) {
-		return errors.Join(errs...)
-	}
-	return nil
+	return s.unlessOneWorks(s.ask(func(d DPU) error { return d.Registered(ctx) }))
 }
 
 // collector reports each DPU's stream state.
@@ -241,7 +247,7 @@ func (s dpus) collector() prometheus.Collector {
 	desc := prometheus.NewDesc("ovndpu_host_dpu_connected",
 		"Whether the host agent's stream from each DPU agent (--dpu) is up with a complete snapshot (1) or not (0).",
 		[]string{"dpu", "chassis"}, nil)
-	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+	return metricsserver.CollectorFunc{Desc: desc, Samples: func(ch chan<- prometheus.Metric) {
 		for _, d := range s {
 			chassis := ""
 			if info, err := d.Info(); err == nil {
@@ -255,14 +261,6 @@ func (s dpus) collector() prometheus.Collector {
 		}
 	}}
 }
-
-type collectorFunc struct {
-	desc    *prometheus.Desc
-	collect func(chan<- prometheus.Metric)
-}
-
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // claimOf is the claim of att's attachment, as the DPU checks it.
 func claimOf(att *hoststate.Attachment) *ovndpuv1.AttachmentClaim {
