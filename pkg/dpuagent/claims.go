@@ -179,7 +179,7 @@ func (a *Agent) Claim(ctx context.Context, req *ovndpuv1.ClaimRequest) (*ovndpuv
 	}
 	claims := make(map[string]claim, len(req.GetClaims()))
 	for _, c := range req.GetClaims() {
-		cl, err := a.checkClaim(host, controller, c)
+		cl, err := a.parseClaim(host, controller, c)
 		if err != nil {
 			return nil, err
 		}
@@ -195,9 +195,9 @@ func (a *Agent) Claim(ctx context.Context, req *ovndpuv1.ClaimRequest) (*ovndpuv
 	return &ovndpuv1.ClaimResponse{Held: uint32(held)}, nil
 }
 
-// checkClaim refuses a claim that is malformed or names a PF that is not
+// parseClaim refuses a claim that is malformed or names a PF that is not
 // the host's: a host can claim only functions of its own controller.
-func (a *Agent) checkClaim(host string, controller uint32, c *ovndpuv1.AttachmentClaim) (claim, error) {
+func (a *Agent) parseClaim(host string, controller uint32, c *ovndpuv1.AttachmentClaim) (claim, error) {
 	invalid := func(format string, args ...any) (claim, error) {
 		a.metrics.claimsRefused.WithLabelValues("invalid").Inc()
 		return claim{}, status.Errorf(codes.InvalidArgument, "claim of attachment %.64q: "+format, append([]any{c.GetAttachmentId()}, args...)...)
@@ -297,13 +297,13 @@ func (p *planner) checkClaim(r request, controller uint32, iface *vswitchd.Inter
 		return claimContradicted, fmt.Sprintf("host %s claimed attachment %q for %s, but its binding asks for %s: "+
 			"the LSP was changed or re-created by someone else", host, r.attachment, c, want)
 	}
-	if pluggedFor(iface, r) {
+	recorded, plugged := ourPlugOf(iface, r)
+	if plugged && recorded == r.logicalSwitch && iface.ExternalIDs[vifplug.IfaceID] == r.lsp {
 		return claimHolds, "" // plugged after a claim, before this agent restarted
 	}
 	// A plug from before --hosts records no switch: it proves nothing
 	// either way, and waits for its host's claim (keepable).
-	if iface != nil && ours(iface) && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment && r.attachment != "" &&
-		iface.ExternalIDs[vifplug.IfaceSwitch] != "" {
+	if plugged && recorded != "" {
 		return claimContradicted, fmt.Sprintf("representor %s was plugged for attachment %q of logical port %s in logical switch %s, "+
 			"but the binding now asks for %s: the LSP was changed or re-created by someone else",
 			iface.Name, r.attachment, iface.ExternalIDs[vifplug.IfaceID], iface.ExternalIDs[vifplug.IfaceSwitch], want)
@@ -320,10 +320,10 @@ func (p *planner) checkClaim(r request, controller uint32, iface *vswitchd.Inter
 // --hosts was set) is kept only while r awaits its claim, so that turning
 // --hosts on does not unplug ports whose hosts are about to re-claim.
 func (p *planner) keepable(r request, iface *vswitchd.Interface) bool {
-	if r.attachment == "" || iface.ExternalIDs[vifplug.IfaceAttachment] != r.attachment {
+	recorded, plugged := ourPlugOf(iface, r)
+	switch {
+	case !plugged:
 		return false
-	}
-	switch recorded := iface.ExternalIDs[vifplug.IfaceSwitch]; {
 	case recorded != "":
 		return recorded == r.logicalSwitch
 	case r.logicalSwitch == "":
@@ -338,10 +338,12 @@ func (c claim) String() string {
 	return fmt.Sprintf("logical port %s in logical switch %s (%s=%s %s)", c.lsp, c.logicalSwitch, vifplug.OptPFMAC, c.pfMAC, c.function)
 }
 
-// pluggedFor reports whether iface is this agent's plug of r's very
-// attachment, LSP and logical switch.
-func pluggedFor(iface *vswitchd.Interface, r request) bool {
-	return iface != nil && ours(iface) && r.attachment != "" &&
-		iface.ExternalIDs[vifplug.IfaceID] == r.lsp && iface.ExternalIDs[vifplug.IfaceAttachment] == r.attachment &&
-		iface.ExternalIDs[vifplug.IfaceSwitch] == r.logicalSwitch
+// ourPlugOf reports whether iface is this agent's plug of r's attachment,
+// and the logical switch the plug recorded ("" for one made before
+// --hosts was set).
+func ourPlugOf(iface *vswitchd.Interface, r request) (recordedSwitch string, ok bool) {
+	if iface == nil || !ours(iface) || r.attachment == "" || iface.ExternalIDs[vifplug.IfaceAttachment] != r.attachment {
+		return "", false
+	}
+	return iface.ExternalIDs[vifplug.IfaceSwitch], true
 }

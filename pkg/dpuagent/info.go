@@ -54,25 +54,25 @@ func (a *Agent) Info(ctx context.Context) (*ovndpuv1.InfoResponse, error) {
 // the ports it owns; without it the request's node filter is trusted.
 func (a *Agent) RegisterGRPC(s *grpc.Server, opts ...portstatus.Option) {
 	opts = append([]portstatus.Option{portstatus.WithLogger(a.log)}, opts...)
-	ovndpuv1.RegisterDPUAgentServer(s, syncedServer{Server: portstatus.NewServer(a.store, a.Info, opts...), agent: a})
+	ovndpuv1.RegisterDPUAgentServer(s, agentServer{Server: portstatus.NewServer(a.store, a.Info, opts...), agent: a})
 }
 
-// syncedServer is the agent's gRPC API: portstatus' Info and WatchPorts,
+// agentServer is the agent's gRPC API: portstatus' Info and WatchPorts,
 // with the agent's own checks, and the claims.
-type syncedServer struct {
+type agentServer struct {
 	*portstatus.Server
 	agent *Agent
 }
 
-func (s syncedServer) Claim(ctx context.Context, req *ovndpuv1.ClaimRequest) (*ovndpuv1.ClaimResponse, error) {
+func (s agentServer) Claim(ctx context.Context, req *ovndpuv1.ClaimRequest) (*ovndpuv1.ClaimResponse, error) {
 	return s.agent.Claim(ctx, req)
 }
 
-func (s syncedServer) Release(ctx context.Context, req *ovndpuv1.ReleaseRequest) (*ovndpuv1.ReleaseResponse, error) {
+func (s agentServer) Release(ctx context.Context, req *ovndpuv1.ReleaseRequest) (*ovndpuv1.ReleaseResponse, error) {
 	return s.agent.Release(ctx, req)
 }
 
-func (s syncedServer) WatchPorts(req *ovndpuv1.WatchPortsRequest, stream grpc.ServerStreamingServer[ovndpuv1.WatchPortsResponse]) error {
+func (s agentServer) WatchPorts(req *ovndpuv1.WatchPortsRequest, stream grpc.ServerStreamingServer[ovndpuv1.WatchPortsResponse]) error {
 	// A watcher that may not have this stream is told now, not after the
 	// first pass.
 	if _, err := s.Scope(stream.Context(), req.GetNode()); err != nil {

@@ -333,8 +333,8 @@ func (p *planner) decide(rr resolved) {
 		return
 	}
 	if err != nil && !errors.Is(err, devlink.ErrAmbiguous) {
-		p.keepExisting(r)
 		p.representorMissing(st, r, err)
+		p.keepExisting(r) // after: keepable reads the grace period it started
 		return
 	}
 	st.Representor = rep.Netdev
