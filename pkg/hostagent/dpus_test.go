@@ -1,11 +1,11 @@
 package hostagent
 
 import (
-	"maps"
 	"slices"
+	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -168,30 +168,13 @@ func TestDPUConnectedMetric(t *testing.T) {
 		twoDPUs([]string{otherPF}, []string{vfPF})(h)
 		h.more[0].down = true
 	})
-	reg := prometheus.NewPedanticRegistry()
-	if err := h.agent.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "ovndpu_host_dpu_connected" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[labels["dpu"]+"/"+labels["chassis"]] = m.GetGauge().GetValue()
-		}
-	}
-	want := map[string]float64{"dpu-agent-of-dpuA/dpuA": 1, "dpu-agent-of-dpuB/": 0}
-	if !maps.Equal(got, want) {
-		t.Errorf("ovndpu_host_dpu_connected %v, want %v", got, want)
+	want := `# HELP ovndpu_host_dpu_connected Whether the host agent's stream from each DPU agent (--dpu) is up with a complete snapshot (1) or not (0).
+# TYPE ovndpu_host_dpu_connected gauge
+ovndpu_host_dpu_connected{chassis="dpuA",dpu="dpu-agent-of-dpuA"} 1
+ovndpu_host_dpu_connected{chassis="",dpu="dpu-agent-of-dpuB"} 0
+`
+	if err := testutil.CollectAndCompare(h.agent.dpus.collector(), strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -199,10 +182,6 @@ func TestDPUConnectedMetric(t *testing.T) {
 // and result; one that found none counts nowhere.
 func TestDPUAddsMetric(t *testing.T) {
 	h := newHarness(t, twoDPUs([]string{otherPF}, []string{vfPF}))
-	reg := prometheus.NewPedanticRegistry()
-	if err := h.agent.Register(reg); err != nil {
-		t.Fatal(err)
-	}
 	h.mustAdd("c1")
 	h.call(request("DEL", "c1", netConf("")))
 	h.more[0].rejectReason = "no representor"
@@ -213,38 +192,14 @@ func TestDPUAddsMetric(t *testing.T) {
 	if _, e := h.add("c3", netConf("")); e == nil || e.Code != codeVFLookup {
 		t.Fatalf("ADD with no DPU for the PF: %v", e)
 	}
-	got := map[string]float64{}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	adds := h.agent.metrics.dpuAdds
+	if n := testutil.CollectAndCount(adds); n != 2 {
+		t.Errorf("ovndpu_host_dpu_adds_total has %d series, want dpuB/0 and dpuB/100", n)
 	}
-	for _, f := range families {
-		if f.GetName() != "ovndpu_host_dpu_adds_total" {
-			continue
+	for code, want := range map[string]float64{"0": 1, "100": 1} {
+		if got := testutil.ToFloat64(adds.WithLabelValues("dpuB", code)); got != want {
+			t.Errorf("ovndpu_host_dpu_adds_total{chassis=dpuB,code=%s} = %v, want %v", code, got, want)
 		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[labels["chassis"]+"/"+labels["code"]] = m.GetCounter().GetValue()
-		}
-	}
-	if want := map[string]float64{"dpuB/0": 1, "dpuB/100": 1}; !maps.Equal(got, want) {
-		t.Errorf("ovndpu_host_dpu_adds_total %v, want %v", got, want)
-	}
-}
-
-// TestAddWaitsForALatePF: a PF that a DPU lists only a moment after the
-// ADD began (its devlink table trails the host) is found.
-func TestAddWaitsForALatePF(t *testing.T) {
-	h := newHarness(t, twoDPUs([]string{otherPF}, []string{}))
-	h.more[0].latePF, h.more[0].latePFAfter = vfPF, 2 // the DPU's table catches up while the ADD waits
-	if _, e := h.add("c1", netConf("")); e != nil {
-		t.Fatalf("ADD: %v", e)
-	}
-	if req, err := vifplug.ParseOptions(h.nb.lsp(testLSP).Options); err != nil || req.Chassis != "dpuB" {
-		t.Errorf("requested-chassis %q (%v), want dpuB", req.Chassis, err)
 	}
 }
 

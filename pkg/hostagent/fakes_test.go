@@ -429,9 +429,9 @@ func (d *fakeDPU) Info() (*ovndpuv1.InfoResponse, error) {
 	defer d.mu.Unlock()
 	if d.down {
 		if d.refusal != nil {
-			return nil, fmt.Errorf("DPU agent at dpu-agent-of-%s Info: %w", d.chassisName(), d.refusal)
+			return nil, fmt.Errorf("DPU agent at %s Info: %w", d.Target(), d.refusal)
 		}
-		return nil, errors.New("DPU agent at " + "dpu-agent-of-" + d.chassisName() + " not reachable yet")
+		return nil, fmt.Errorf("DPU agent at %s not reachable yet", d.Target())
 	}
 	pfs := d.pfMACs
 	if pfs == nil {
