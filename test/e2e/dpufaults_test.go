@@ -4,19 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"google.golang.org/grpc"
 
-	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
 	"github.com/ovn-dpu/ovn-dpu/test/testbed"
 )
@@ -48,22 +43,7 @@ type faultPod struct {
 // (setupWith's pki/host-agent), scoped to the host's ports.
 func (e *env) watchDPU(t *testing.T) *testbed.Watcher {
 	t.Helper()
-	pki := filepath.Join(e.bed.Dir, "pki")
-	files := tlsutil.Files{Cert: filepath.Join(pki, "host-agent.crt"), Key: filepath.Join(pki, "host-agent.key"),
-		CA: filepath.Join(pki, "host-agent-ca.crt")}
-	creds, _, err := tlsutil.ClientCredentials(files, false, "", tlsutil.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dpuAddr := e.bed.DPUAddr.String() + ":50151"
-	conn, err := grpc.NewClient("passthrough:///"+dpuAddr, grpc.WithTransportCredentials(creds),
-		grpc.WithContextDialer(e.bed.DialerIn(e.bed.HostNetns)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := testbed.Must(testbed.WatchConn(e.ctx, conn, e.bed.HostNode()))(t)
-	t.Cleanup(w.Close)
-	return w
+	return e.watchDPUAt(t, e.bed.DPUAddr.String()+":50151")
 }
 
 // attachPod creates pod name on vf, ADDs it with cnitool and host-local

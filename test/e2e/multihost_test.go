@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ovn-dpu/ovn-dpu/pkg/statuscmd"
 	"github.com/ovn-dpu/ovn-dpu/pkg/tlsutil/tlstest"
 	"github.com/ovn-dpu/ovn-dpu/pkg/vifplug"
 	ovndpuv1 "github.com/ovn-dpu/ovn-dpu/proto/ovndpu/v1"
@@ -55,21 +53,6 @@ func setupTwoHosts(t *testing.T) *twoHosts {
 	envB := *e
 	envB.host = agentB
 	return &twoHosts{env: e, hostB: hostB, agentB: agentB, envB: &envB}
-}
-
-// dpuPorts is what the DPU agent's admin socket reports, by logical port.
-func (e *env) dpuPorts(t *testing.T) map[string]statuscmd.Port {
-	t.Helper()
-	out := runStatus(t, testbed.Must(e.dpu.PortsCommand(e.ctx, "-o", "json"))(t), "ports -o json")
-	var ports statuscmd.Ports
-	if err := json.Unmarshal([]byte(out), &ports); err != nil {
-		t.Fatalf("ports -o json %q: %v", out, err)
-	}
-	by := map[string]statuscmd.Port{}
-	for _, p := range ports.Ports {
-		by[p.LogicalPort] = p
-	}
-	return by
 }
 
 // forge writes, straight to NB as a compromised host could, an LSP asking

@@ -29,6 +29,21 @@ func runStatus(t *testing.T, cmd *exec.Cmd, what string) string {
 	return stdout.String()
 }
 
+// dpuPorts is what the DPU agent's admin socket reports, by logical port.
+func (e *env) dpuPorts(t *testing.T) map[string]statuscmd.Port {
+	t.Helper()
+	out := runStatus(t, testbed.Must(e.dpu.PortsCommand(e.ctx, "-o", "json"))(t), "ports -o json")
+	var ports statuscmd.Ports
+	if err := json.Unmarshal([]byte(out), &ports); err != nil {
+		t.Fatalf("ports -o json %q: %v", out, err)
+	}
+	by := map[string]statuscmd.Port{}
+	for _, p := range ports.Ports {
+		by[p.LogicalPort] = p
+	}
+	return by
+}
+
 // line finds the table row that starts with lsp.
 func line(table, lsp string) string {
 	for l := range strings.SplitSeq(table, "\n") {
@@ -159,16 +174,8 @@ func TestStatusCommands(t *testing.T) {
 	}
 
 	// JSON.
-	var ports statuscmd.Ports
-	out := runStatus(t, testbed.Must(e.dpu.PortsCommand(ctx, "-o", "json"))(t), "ports -o json")
-	t.Logf("ovn-dpu-agent ports -o json:\n%s", out)
-	if err := json.Unmarshal([]byte(out), &ports); err != nil {
-		t.Fatalf("ports -o json %q: %v", out, err)
-	}
-	byLSP := map[string]statuscmd.Port{}
-	for _, p := range ports.Ports {
-		byLSP[p.LogicalPort] = p
-	}
+	byLSP := e.dpuPorts(t)
+	t.Logf("ovn-dpu-agent ports -o json: %+v", byLSP)
 	if p := byLSP[lspA]; p.Phase != "READY" || p.PodNamespace != "prod" || p.PodName != "web-0" || p.Representor != vfA.Representor ||
 		p.DeviceID != vfA.PCI || p.Ofport <= 0 || p.FirstSeen == nil || p.Owner != e.host.Node {
 		t.Errorf("ports -o json, %s = %+v", lspA, p)
@@ -205,7 +212,7 @@ func TestStatusCommands(t *testing.T) {
 		}
 	}
 	var whyDoc statuscmd.Why
-	out = runStatus(t, testbed.Must(e.dpu.PortsCommand(ctx, "--why", lspA, "-o", "json"))(t), "ports --why a -o json")
+	out := runStatus(t, testbed.Must(e.dpu.PortsCommand(ctx, "--why", lspA, "-o", "json"))(t), "ports --why a -o json")
 	if err := json.Unmarshal([]byte(out), &whyDoc); err != nil || whyDoc.Interface == nil || !whyDoc.Interface.OVNInstalled ||
 		whyDoc.Binding == nil || !whyDoc.Binding.Claimed || whyDoc.Status == nil || whyDoc.Status.Phase != "READY" {
 		t.Errorf("--why -o json: %v: %s", err, out)
